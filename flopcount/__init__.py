@@ -1,0 +1,57 @@
+"""flopcount: per-module operation counts of PyTorch models, with budgets for tests.
+
+Counts are exact integers in two units: ``ops`` (every add, multiply, divide, exp,
+compare... is one, the Softmax specification's convention) and ``macs``
+(multiply-accumulates of the linear-algebra core, the unit of model-zoo tables).
+"""
+
+from __future__ import annotations
+
+from . import formulas as _formulas  # noqa: F401  (fills the default registry)
+from ._budget import budget
+from ._count import Count
+from ._errors import (
+    BudgetExceeded,
+    FlopcountError,
+    FormulaError,
+    RegistrationError,
+    UnsupportedError,
+)
+from ._profiler import UnsupportedWarning, count, profile
+from ._registry import (
+    ModuleFormula,
+    OperatorFormula,
+    Registry,
+    default_registry,
+    register,
+    register_operator,
+    registered_types,
+    zero_cost,
+)
+from ._report import ModuleStats, Report
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BudgetExceeded",
+    "Count",
+    "FlopcountError",
+    "FormulaError",
+    "ModuleFormula",
+    "ModuleStats",
+    "OperatorFormula",
+    "RegistrationError",
+    "Registry",
+    "Report",
+    "UnsupportedError",
+    "UnsupportedWarning",
+    "__version__",
+    "budget",
+    "count",
+    "default_registry",
+    "profile",
+    "register",
+    "register_operator",
+    "registered_types",
+    "zero_cost",
+]

@@ -1,0 +1,118 @@
+"""Budgets: hold a report's totals and chosen modules to maximum counts."""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from ._errors import BudgetExceeded
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from ._registry import Registry
+    from ._report import Report
+
+
+def _validate_limit(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number or None, got {type(value).__name__} {value!r}")
+    if math.isnan(value) or value < 0:
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    return value
+
+
+def validate_budget(
+    max_ops: object = None, max_macs: object = None, modules: object = None
+) -> dict[str, float]:
+    """Check budget arguments up front; returns the per-module globs. ``ValueError`` if bad."""
+    _validate_limit("max_ops", max_ops)
+    _validate_limit("max_macs", max_macs)
+    if modules is None:
+        return {}
+    if not isinstance(modules, Mapping):
+        raise ValueError(
+            f"modules must map qualified-name globs to max ops, got {type(modules).__name__}"
+        )
+    globs: dict[str, float] = {}
+    for pattern, limit in modules.items():
+        if not isinstance(pattern, str):
+            raise ValueError(f"module budget keys must be glob strings, got {pattern!r}")
+        checked = _validate_limit(f"modules[{pattern!r}]", limit)
+        if checked is None:
+            raise ValueError(f"modules[{pattern!r}] must be a number, got None")
+        globs[pattern] = checked
+    return globs
+
+
+def offenders(
+    report: Report,
+    *,
+    max_ops: float | None = None,
+    max_macs: float | None = None,
+    modules: Mapping[str, float] | None = None,
+) -> list[tuple[str, int, float]]:
+    """Every (what, actual, budget) over its limit; raises ``ValueError`` for bad limits."""
+    globs = validate_budget(max_ops, max_macs, modules)
+    rows: list[tuple[str, int, float]] = []
+    if max_ops is not None and report.total > max_ops:
+        rows.append(("total ops", report.total, max_ops))
+    if max_macs is not None and report.macs > max_macs:
+        rows.append(("total MACs", report.macs, max_macs))
+    for pattern, limit in globs.items():
+        matched = [name for name in report.modules if fnmatch.fnmatchcase(name, pattern)]
+        if not matched:
+            raise ValueError(
+                f"module budget {pattern!r} matches no module; names look like "
+                f"{[n for n in report.modules if n][:3]}"
+            )
+        for name in matched:
+            ops = report.modules[name].ops
+            if ops > limit:
+                rows.append((f"ops of {name or '(root)'}", ops, limit))
+    return rows
+
+
+def check_report(
+    report: Report,
+    *,
+    max_ops: float | None = None,
+    max_macs: float | None = None,
+    modules: Mapping[str, float] | None = None,
+) -> None:
+    from ._table import render_offenders
+
+    rows = offenders(report, max_ops=max_ops, max_macs=max_macs, modules=modules)
+    if rows:
+        raise BudgetExceeded(
+            f"flopcount budget exceeded ({len(rows)} over):\n{render_offenders(rows)}", rows
+        )
+
+
+@contextmanager
+def budget(
+    model: nn.Module,
+    *,
+    max_ops: float | None = None,
+    max_macs: float | None = None,
+    modules: Mapping[str, float] | None = None,
+    operators: bool = True,
+    strict: bool = False,
+    registry: Registry | None = None,
+) -> Iterator[Report]:
+    """Profile the block and raise :class:`BudgetExceeded` at its end if over budget.
+
+    An exception raised by the block itself propagates unchanged (no budget check then).
+    """
+    from ._profiler import profile
+
+    validate_budget(max_ops, max_macs, modules)
+    options: dict[str, Any] = {"operators": operators, "strict": strict, "registry": registry}
+    with profile(model, **options) as report:
+        yield report
+    report.check(max_ops=max_ops, max_macs=max_macs, modules=modules)

@@ -1,0 +1,44 @@
+"""Exception types of the package; each carries the context a user needs to act."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class FlopcountError(Exception):
+    """Base class of every error flopcount raises on its own account."""
+
+
+class RegistrationError(FlopcountError, ValueError):
+    """A formula registration was refused (duplicate type, not a module type, ...)."""
+
+
+class UnsupportedError(FlopcountError):
+    """``strict=True`` and something ran that no formula can count.
+
+    ``unsupported`` maps each module's qualified name or operator's name to its calls.
+    """
+
+    def __init__(self, unsupported: Mapping[str, int]) -> None:
+        self.unsupported = dict(unsupported)
+        lines = "\n".join(f"  {name}: {calls} call(s)" for name, calls in self.unsupported.items())
+        super().__init__(
+            f"{len(self.unsupported)} module(s)/operator(s) have no formula "
+            f"(register one with @flopcount.register, or pass strict=False):\n{lines}"
+        )
+
+
+class FormulaError(FlopcountError):
+    """A formula raised; names the module or operator and the input shapes."""
+
+
+class BudgetExceeded(AssertionError):
+    """A count went over its budget. ``offenders`` holds (what, actual, budget) rows.
+
+    It is an :class:`AssertionError` so that a failed budget reads like any failed
+    assertion in a test run.
+    """
+
+    def __init__(self, message: str, offenders: list[tuple[str, int, int]]) -> None:
+        super().__init__(message)
+        self.offenders = offenders

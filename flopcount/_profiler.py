@@ -1,0 +1,291 @@
+"""The profiler: one global pair of module hooks, filtered to the profiled model.
+
+Why global hooks: registering a hook on every module costs more than the hooks do
+(``register_forward_hook`` + removal on a 2,000-module MLP is 0.6x of a forward by
+itself). ``torch.nn.modules.module.register_module_forward_hook`` is one registration
+whatever the model's size; its body looks the module up in a dict built once per
+profile and returns at once for modules of other models. The pre-hook, which keeps the
+stack of running modules, is global only when operator counting needs that stack; a
+pure hook profile registers per-module pre-hooks only on the root and on the few
+modules whose formula covers children of theirs (MultiheadAttention, a registered
+user block), which is all rule 1 of the design needs.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from contextlib import ExitStack
+from types import TracebackType
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.modules import module as _nn_module
+
+from ._count import Count, as_count
+from ._errors import FormulaError, UnsupportedError
+from ._registry import DEFAULT, Registry, zero_cost
+from ._report import Node, Report
+from ._shapes import shapes_of
+
+_MISSING: Any = object()
+
+
+class UnsupportedWarning(UserWarning):
+    """Something ran that no formula counts; it is listed in ``Report.unsupported``."""
+
+
+def _check_model(model: object) -> None:
+    if isinstance(model, torch.jit.ScriptModule):
+        raise TypeError(
+            f"flopcount cannot profile a TorchScript module ({type(model).__name__}): hooks "
+            "cannot see inside compiled TorchScript code; profile the eager nn.Module instead"
+        )
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"flopcount.profile() expects a torch.nn.Module, got {type(model).__name__}")
+    compiled = getattr(torch, "_dynamo", None)
+    optimized = getattr(getattr(compiled, "eval_frame", None), "OptimizedModule", None)
+    if optimized is not None and isinstance(model, optimized):
+        raise TypeError(
+            "flopcount cannot profile a torch.compile'd module: compiled graphs run no "
+            "module hooks; profile the eager module (compiled._orig_mod) instead"
+        )
+
+
+class profile:  # noqa: N801 - a context manager named like contextlib's
+    """Count the operations of every forward pass of ``model`` run inside the block.
+
+    ``operators=True`` also counts torch functions called directly in forwards of
+    modules without a formula (``q @ k.T``, ``F.softmax``, ``x + y``); ``False`` is the
+    faster pure hook profiler. ``strict=True`` raises :class:`UnsupportedError` at the end
+    of the block if anything could not be counted. ``registry`` replaces the default
+    registry for this profile only.
+
+    The ``as`` target is the :class:`Report`, filled in when the block ends.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        operators: bool = True,
+        strict: bool = False,
+        registry: Registry | None = None,
+    ) -> None:
+        _check_model(model)
+        if registry is not None and not isinstance(registry, Registry):
+            raise TypeError(f"registry must be a flopcount.Registry, got {type(registry).__name__}")
+        self.model = model
+        self.operators = bool(operators)
+        self.strict = bool(strict)
+        self.registry = DEFAULT if registry is None else registry
+        self.report = Report()
+        self._entered = False
+        self._exit_stack: ExitStack | None = None
+
+    # -- lifecycle -----------------------------------------------------------------
+    def __enter__(self) -> Report:
+        if self._entered:
+            raise RuntimeError("this flopcount.profile is already active; create a new one")
+        self._entered = True
+        self._session = _Session(self.model, self.registry, self.operators)
+        with ExitStack() as stack:
+            self._session.install(stack)
+            self._exit_stack = stack.pop_all()
+        return self.report
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._exit_stack is not None
+        self._exit_stack.close()
+        self.report._fill(self._session.finish(), self._session.unsupported)
+        if exc_type is not None:
+            return
+        unsupported = self.report.unsupported
+        if unsupported and self.strict:
+            raise UnsupportedError(unsupported)
+        if unsupported:
+            names = ", ".join(sorted(unsupported)[:8])
+            more = "" if len(unsupported) <= 8 else f" and {len(unsupported) - 8} more"
+            warnings.warn(
+                f"flopcount could not count {names}{more}; see Report.unsupported",
+                UnsupportedWarning,
+                stacklevel=2,
+            )
+
+
+class _Session:
+    """Hook state of one active profile: the node map, the running stack, the hooks."""
+
+    def __init__(self, model: nn.Module, registry: Registry, operators: bool) -> None:
+        self.model = model
+        self.registry = registry
+        self.operators = operators
+        self.thread = threading.get_ident()
+        self.nodes: dict[nn.Module, Node] = {}
+        self.stack: list[Node] = []
+        self.suppress = 0
+        self.unsupported: dict[str, int] = {}
+        self.root = self._add_tree(model)
+
+    def _add_tree(self, model: nn.Module) -> Node:
+        nodes = self.nodes
+        lookup = self.registry.lookup
+        root = Node("", model, lookup(type(model)), None)
+        nodes[model] = root
+        todo = [root]
+        while todo:
+            parent = todo.pop()
+            prefix = parent.name + "." if parent.name else ""
+            for child_name, child in parent.module._modules.items():
+                if child is None or child in nodes:
+                    continue
+                node = Node(prefix + child_name, child, lookup(type(child)), parent)
+                nodes[child] = node
+                parent.children.append(node)
+                todo.append(node)
+        return root
+
+    def install(self, stack: ExitStack) -> None:
+        hook = _nn_module.register_module_forward_hook(
+            self.post_hook, with_kwargs=True, always_call=True
+        )
+        stack.callback(_nn_module._global_forward_hooks_with_kwargs.pop, hook.id, None)
+        stack.enter_context(hook)
+        if self.operators:
+            stack.enter_context(_nn_module.register_module_forward_pre_hook(self.pre_hook))
+            from ._operators import OperatorMode
+
+            stack.enter_context(OperatorMode(self))
+            for node in self.nodes.values():
+                node.pushes = True
+        else:
+            for node in self.nodes.values():
+                if node is self.root or (node.formula is not None and node.children):
+                    node.pushes = True
+                    stack.enter_context(
+                        node.module.register_forward_pre_hook(self.pre_hook, prepend=True)
+                    )
+
+    def finish(self) -> Node:
+        self.stack.clear()
+        return self.root
+
+    # -- the hot path ----------------------------------------------------------------
+    def pre_hook(self, module: nn.Module, args: tuple[Any, ...]) -> None:
+        node = self.nodes.get(module)
+        if node is None:
+            if not self.stack or threading.get_ident() != self.thread:
+                return
+            node = self._add_dynamic(module)
+        elif threading.get_ident() != self.thread:
+            return
+        self.stack.append(node)
+        if node.formula is not None:
+            self.suppress += 1
+
+    def post_hook(
+        self, module: nn.Module, args: tuple[Any, ...], kwargs: Any, output: Any = _MISSING
+    ) -> None:
+        node = self.nodes.get(module)
+        if node is None:
+            if not self.stack or threading.get_ident() != self.thread:
+                return
+            node = self._add_dynamic(module)
+        elif threading.get_ident() != self.thread:
+            return
+        if node.pushes:
+            stack = self.stack
+            if stack and stack[-1] is node:
+                stack.pop()
+                if node.formula is not None:
+                    self.suppress -= 1
+        if output is _MISSING or self.suppress:
+            # _MISSING: the forward raised (always_call hooks get no kwargs then).
+            return
+        node.calls += 1
+        if node.calls == 1 or (node.formula is not None and node.formula is not zero_cost):
+            self._evaluate(node, module, args, kwargs, output)
+
+    def _evaluate(
+        self, node: Node, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+    ) -> None:
+        with torch._C.DisableTorchFunction():
+            if node.calls == 1:
+                node.shapes = shapes_of((args, kwargs))
+            formula = node.formula
+            if formula is None:
+                if not node.children and not self.operators:
+                    self.count_unsupported(node.name)
+                return
+            if formula is zero_cost:
+                return
+            if kwargs:
+                args = _bind(module, args, kwargs)
+            try:
+                value = formula(module, args, output)
+            except Exception as error:
+                raise FormulaError(
+                    f"the formula for {node.label} ({type(module).__name__}) failed on input "
+                    f"shapes {list(shapes_of(args))}: {error}"
+                ) from error
+        if type(value) is not Count:
+            value = as_count(value)
+        node.self_ops += value.ops
+        node.self_macs += value.macs
+
+    def _add_dynamic(self, module: nn.Module) -> Node:
+        """A module the model creates or swaps in during forward: a child of the caller."""
+        parent = self.stack[-1]
+        index = sum(1 for c in parent.children if c.dynamic)
+        prefix = parent.name + "." if parent.name else ""
+        node = Node(
+            f"{prefix}<{type(module).__name__}#{index}>",
+            module,
+            self.registry.lookup(type(module)),
+            parent,
+        )
+        node.dynamic = True
+        node.pushes = self.operators
+        parent.children.append(node)
+        self.nodes[module] = node
+        return node
+
+    def count_unsupported(self, name: str) -> None:
+        self.unsupported[name] = self.unsupported.get(name, 0) + 1
+
+
+_SIGNATURES: dict[type, Any] = {}
+
+
+def _bind(module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """Positional view of a call made with keyword arguments, in ``forward``'s order."""
+    import inspect
+
+    cls = type(module)
+    signature = _SIGNATURES.get(cls)
+    if signature is None:
+        signature = _SIGNATURES[cls] = inspect.signature(module.forward)
+    bound = signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    return tuple(bound.arguments.values())
+
+
+def count(
+    model: nn.Module,
+    *args: Any,
+    operators: bool = True,
+    strict: bool = False,
+    registry: Registry | None = None,
+    **kwargs: Any,
+) -> Report:
+    """Run ``model(*args, **kwargs)`` once under :class:`profile` and return the report."""
+    with profile(model, operators=operators, strict=strict, registry=registry) as report:
+        model(*args, **kwargs)
+    return report
+

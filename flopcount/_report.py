@@ -1,0 +1,167 @@
+"""What a profile produces: per-module statistics and totals (data only, no printing)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from ._registry import ModuleFormula
+
+
+class Node:
+    """Mutable per-module accumulator used while a profile runs (one per module)."""
+
+    __slots__ = (
+        "name", "module", "formula", "parent", "children", "calls", "self_ops",
+        "self_macs", "shapes", "pushes", "dynamic",
+    )
+
+    def __init__(
+        self, name: str, module: nn.Module, formula: ModuleFormula | None, parent: Node | None
+    ) -> None:
+        self.name = name
+        self.module = module
+        self.formula = formula
+        self.parent = parent
+        self.children: list[Node] = []
+        self.calls = 0
+        self.self_ops = 0
+        self.self_macs = 0
+        self.shapes: tuple[tuple[int, ...], ...] = ()
+        self.pushes = False
+        self.dynamic = False
+
+    @property
+    def label(self) -> str:
+        return self.name or "(root)"
+
+
+@dataclass(frozen=True)
+class ModuleStats:
+    """Counts of one module. ``ops``/``macs`` include descendants; ``self_*`` do not."""
+
+    name: str
+    type: str
+    depth: int
+    calls: int
+    ops: int
+    macs: int
+    self_ops: int
+    self_macs: int
+    input_shapes: tuple[tuple[int, ...], ...]
+    has_formula: bool
+    children: tuple[str, ...]
+
+
+class Report:
+    """Result of a profile: ``total`` ops, ``macs``, per-module ``modules``, ``unsupported``.
+
+    ``str(report)`` is the per-layer table.
+    """
+
+    def __init__(self) -> None:
+        self.modules: dict[str, ModuleStats] = {}
+        self.unsupported: dict[str, int] = {}
+        self._filled = False
+
+    def _fill(self, root: Node, unsupported: Mapping[str, int]) -> None:
+        modules: dict[str, ModuleStats] = {}
+        _collect(root, 0, modules)
+        self.modules = modules
+        self.unsupported = dict(unsupported)
+        self._filled = True
+
+    @classmethod
+    def from_rows(cls, rows: Mapping[str, ModuleStats], unsupported: Mapping[str, int]) -> Report:
+        report = cls()
+        report.modules = dict(rows)
+        report.unsupported = dict(unsupported)
+        report._filled = True
+        return report
+
+    def _root(self) -> ModuleStats | None:
+        self._require_filled()
+        return self.modules.get("")
+
+    def _require_filled(self) -> None:
+        if not self._filled:
+            raise RuntimeError(
+                "the report is filled in when the profile block ends; read it after the with-block"
+            )
+
+    @property
+    def total(self) -> int:
+        """Operations of everything counted (the specification's convention)."""
+        root = self._root()
+        return root.ops if root else 0
+
+    @property
+    def ops(self) -> int:
+        return self.total
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of the linear-algebra core of everything counted."""
+        root = self._root()
+        return root.macs if root else 0
+
+    def __iter__(self) -> Iterator[ModuleStats]:
+        self._require_filled()
+        return iter(self.modules.values())
+
+    def table(self, max_depth: int | None = None, tablefmt: str = "simple") -> str:
+        """Per-module table as an indented tree, with a total row."""
+        from ._table import render_table
+
+        self._require_filled()
+        return render_table(self, max_depth=max_depth, tablefmt=tablefmt)
+
+    def check(
+        self,
+        max_ops: float | None = None,
+        max_macs: float | None = None,
+        modules: Mapping[str, float] | None = None,
+    ) -> None:
+        """Raise :class:`BudgetExceeded` if a total or a module goes over its budget."""
+        from ._budget import check_report
+
+        self._require_filled()
+        check_report(self, max_ops=max_ops, max_macs=max_macs, modules=modules)
+
+    def __str__(self) -> str:
+        if not self._filled:
+            return "<flopcount.Report (profile still running)>"
+        return self.table()
+
+    def __repr__(self) -> str:
+        if not self._filled:
+            return "<flopcount.Report (profile still running)>"
+        return f"<flopcount.Report total={self.total} ops, macs={self.macs}, modules={len(self.modules)}>"
+
+
+def _collect(node: Node, depth: int, out: dict[str, ModuleStats]) -> tuple[int, int]:
+    """Depth-first: fill ``out`` in tree order, return the node's inclusive (ops, macs)."""
+    out[node.name] = None  # type: ignore[assignment]  # reserve the tree-order slot
+    ops, macs = node.self_ops, node.self_macs
+    for child in node.children:
+        child_ops, child_macs = _collect(child, depth + 1, out)
+        ops += child_ops
+        macs += child_macs
+    out[node.name] = ModuleStats(
+        name=node.name,
+        type=type(node.module).__name__,
+        depth=depth,
+        calls=node.calls,
+        ops=ops,
+        macs=macs,
+        self_ops=node.self_ops,
+        self_macs=node.self_macs,
+        input_shapes=node.shapes,
+        has_formula=node.formula is not None,
+        children=tuple(child.name for child in node.children),
+    )
+    return ops, macs

@@ -1,0 +1,3 @@
+"""Formulas of the attention family (filled in by the formula-library work)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Formulas of the conv family (filled in by the formula-library work)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Formulas of the pooling family (filled in by the formula-library work)."""
+
+from __future__ import annotations
