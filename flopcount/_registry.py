@@ -123,7 +123,7 @@ class Registry:
 
     def declare_zero_cost(self, *functions: Any) -> None:
         """Mark torch functions that do no arithmetic (views, metadata, copies)."""
-        self.register_operator(*functions, replace=True)(zero_cost)
+        self.register_operator(*functions)(zero_cost)
 
     def lookup_operator(self, function: Any) -> OperatorFormula | None:
         return self._operators.get(function)

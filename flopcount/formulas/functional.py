@@ -56,9 +56,9 @@ _TORCH_FUNCTIONS = (
 
 def _declare() -> None:
     DEFAULT.declare_zero_cost(*(getattr(Tensor, name).__get__ for name in _PROPERTIES if hasattr(Tensor, name)))
-    DEFAULT.declare_zero_cost(*(getattr(Tensor, name) for name in _TENSOR_METHODS if hasattr(Tensor, name)))
-    DEFAULT.declare_zero_cost(*(getattr(torch, name) for name in _TORCH_FUNCTIONS if hasattr(torch, name)))
-    DEFAULT.declare_zero_cost(torch._C._set_grad_enabled, torch.Tensor.__len__)
+    DEFAULT.declare_zero_cost(*{getattr(Tensor, name) for name in _TENSOR_METHODS if hasattr(Tensor, name)})
+    DEFAULT.declare_zero_cost(*{getattr(torch, name) for name in _TORCH_FUNCTIONS if hasattr(torch, name)})
+    DEFAULT.declare_zero_cost(torch._C._set_grad_enabled)
 
 
 _declare()
