@@ -24,23 +24,41 @@ if TYPE_CHECKING:
     from ._profiler import _Session
 
 
+_PUBLIC_NAMES: dict[Any, str] = {}
+
+
+def _public_names() -> dict[Any, str]:
+    """Public spelling of every function in torch's main namespaces (built once, lazily)."""
+    if not _PUBLIC_NAMES:
+        import torch.nn.functional
+
+        spaces = (
+            ("torch.Tensor", torch.Tensor), ("torch.nn.functional", torch.nn.functional),
+            ("torch.fft", torch.fft), ("torch.linalg", torch.linalg),
+            ("torch.special", torch.special), ("torch", torch),
+        )
+        for prefix, space in spaces:
+            for attr in dir(space):
+                try:
+                    _PUBLIC_NAMES.setdefault(getattr(space, attr), f"{prefix}.{attr}")
+                except (TypeError, AttributeError, RuntimeError):
+                    continue
+    return _PUBLIC_NAMES
+
+
 def operator_name(func: Any) -> str:
-    """A readable, stable name for a torch function, method or property getter."""
-    self_obj = getattr(func, "__self__", None)
-    if self_obj is not None and not isinstance(self_obj, type) and hasattr(self_obj, "__objclass__"):
-        # property getters arrive as ``Tensor.shape.__get__``
-        return f"torch.Tensor.{self_obj.__name__}"
-    module = getattr(func, "__module__", None) or ""
+    """A readable public name for a torch function, method or property getter."""
+    owner = getattr(func, "__self__", None)
+    if owner is not None and type(owner).__name__ == "getset_descriptor":
+        return f"torch.Tensor.{owner.__name__}"  # property getters arrive as Tensor.x.__get__
+    try:
+        name = _public_names().get(func)
+    except TypeError:
+        name = None
+    if name is not None:
+        return name
+    module = getattr(func, "__module__", None) or "torch"
     qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
-    if module in ("torch._C._VariableFunctions", "torch._C._VariableFunctionsClass") or not module:
-        owner = getattr(func, "__objclass__", None)
-        if owner is not None and owner.__name__ in ("TensorBase", "Tensor"):
-            return f"torch.Tensor.{func.__name__}"
-        module = "torch"
-    if module.startswith("torch._C._nn"):
-        module = "torch._C._nn"
-    if module.startswith("torch._tensor") or qualname.startswith("_TensorBase."):
-        return f"torch.Tensor.{qualname.split('.')[-1]}"
     return f"{module}.{qualname}"
 
 

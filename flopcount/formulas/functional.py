@@ -1,6 +1,8 @@
 """Torch functions that do no arithmetic: metadata, views, copies, creation.
 
 Declared zero-cost so that operator counting names only what it truly cannot count.
+Creating or initialising tensors (``torch.zeros``, ``nn.init.*``) fills memory; it is not
+arithmetic of the model, so a module built inside ``forward`` costs only its own calls.
 """
 
 from __future__ import annotations
@@ -51,6 +53,15 @@ _TORCH_FUNCTIONS = (
     "as_strided", "view_as_real", "view_as_complex", "nonzero", "argwhere", "meshgrid",
     "block_diag", "column_stack", "row_stack", "repeat_interleave", "diag_embed",
     "chunk", "is_nonzero", "is_same_size", "flatten", "ravel", "rot90", "fliplr", "flipud",
+    # creation: filling memory is not arithmetic of the model
+    "empty", "empty_strided", "zeros", "ones", "full", "rand", "randn", "randint",
+    "randperm", "arange", "range", "linspace", "logspace", "eye", "tensor", "as_tensor",
+    "asarray", "from_numpy", "scalar_tensor", "normal", "bernoulli", "multinomial",
+)
+_INIT_FUNCTIONS = (
+    "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
+    "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+    "orthogonal_", "sparse_", "calculate_gain",
 )
 
 
@@ -58,6 +69,7 @@ def _declare() -> None:
     DEFAULT.declare_zero_cost(*(getattr(Tensor, name).__get__ for name in _PROPERTIES if hasattr(Tensor, name)))
     DEFAULT.declare_zero_cost(*{getattr(Tensor, name) for name in _TENSOR_METHODS if hasattr(Tensor, name)})
     DEFAULT.declare_zero_cost(*{getattr(torch, name) for name in _TORCH_FUNCTIONS if hasattr(torch, name)})
+    DEFAULT.declare_zero_cost(*(getattr(torch.nn.init, name) for name in _INIT_FUNCTIONS))
     DEFAULT.declare_zero_cost(torch._C._set_grad_enabled)
 
 

@@ -1,0 +1,297 @@
+"""The profiler's contract: attribution, lifecycle, strictness, registries."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.modules import module as nn_module
+
+import flopcount
+from flopcount import Count
+
+B, IN, HID, OUT = 4, 8, 16, 3
+
+
+def linear_ops(rows: int, fan_in: int, fan_out: int) -> int:
+    return rows * fan_out * 2 * fan_in  # with bias: fan_in multiplies + fan_in adds each
+
+
+def mlp() -> nn.Sequential:
+    return nn.Sequential(nn.Linear(IN, HID), nn.ReLU(), nn.Linear(HID, OUT), nn.Softmax(dim=-1))
+
+
+def test_counts_and_tree_aggregation() -> None:
+    model = mlp()
+    with flopcount.profile(model) as report:
+        model(torch.randn(B, IN))
+    expected = (
+        linear_ops(B, IN, HID) + B * HID + linear_ops(B, HID, OUT) + B * (4 * OUT - 1)
+    )
+    assert report.total == expected
+    assert report.macs == B * IN * HID + B * HID * OUT
+    assert report.modules["0"].ops == linear_ops(B, IN, HID)
+    assert report.modules[""].self_ops == 0
+    assert report.modules[""].ops == sum(report.modules[str(i)].ops for i in range(4))
+    assert [row.calls for row in report] == [1, 1, 1, 1, 1]
+    assert report.unsupported == {}
+
+
+def test_reused_module_accumulates_per_call() -> None:
+    class Twice(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(IN, IN)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(self.fc(x))
+
+    model = Twice()
+    with flopcount.profile(model) as report:
+        model(torch.randn(B, IN))
+    assert report.modules["fc"].calls == 2
+    assert report.total == 2 * linear_ops(B, IN, IN)
+
+
+def test_subclass_of_registered_type_is_counted() -> None:
+    class MyLinear(nn.Linear):
+        pass
+
+    model = MyLinear(IN, OUT, bias=False)
+    report = flopcount.count(model, torch.randn(B, IN), strict=True)
+    assert report.total == B * OUT * (2 * IN - 1)
+
+
+def test_custom_registration_in_a_fresh_registry_leaves_default_untouched() -> None:
+    class Scale(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * 3
+
+    registry = flopcount.Registry()
+
+    @registry.register(Scale)
+    def scale_ops(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> int:
+        return inputs[0].numel()
+
+    x = torch.randn(B, IN)
+    report = flopcount.count(Scale(), x, registry=registry, operators=False, strict=True)
+    assert report.total == B * IN
+    assert Scale not in flopcount.registered_types()
+    assert flopcount.default_registry().lookup(Scale) is None
+
+
+def test_register_refuses_duplicates_unless_replace() -> None:
+    registry = flopcount.Registry()
+    registry.register(nn.ReLU)(flopcount.zero_cost)
+    with pytest.raises(flopcount.RegistrationError, match="already has a formula"):
+        registry.register(nn.ReLU)(flopcount.zero_cost)
+    registry.register(nn.ReLU, replace=True)(lambda m, i, o: Count(7))
+    assert registry.lookup(nn.ReLU)(None, (), None) == Count(7)
+    with pytest.raises(flopcount.RegistrationError, match="Module subclasses"):
+        registry.register(int)
+    assert nn.Linear in flopcount.registered_types()
+
+
+def test_formula_may_register_several_types() -> None:
+    registry = flopcount.Registry()
+
+    @registry.register(nn.ReLU, nn.GELU)
+    def one(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> int:
+        return 1
+
+    assert registry.lookup(nn.GELU) is one and registry.lookup(nn.ReLU) is one
+
+
+def test_strict_raises_listing_every_uncountable_module() -> None:
+    class Opaque(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+    model = nn.Sequential(Opaque(), nn.Linear(IN, OUT), Opaque())
+    with pytest.raises(flopcount.UnsupportedError) as info:
+        flopcount.count(model, torch.randn(B, IN), operators=False, strict=True)
+    assert info.value.unsupported == {"0": 1, "2": 1}
+    assert "0: 1 call" in str(info.value) and "2: 1 call" in str(info.value)
+
+
+def test_unsupported_warns_once_and_is_listed() -> None:
+    class Opaque(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+    model = nn.Sequential(Opaque(), Opaque())
+    with pytest.warns(flopcount.UnsupportedWarning) as warned:
+        report = flopcount.count(model, torch.randn(B, IN), operators=False)
+    assert len(warned) == 1
+    assert report.unsupported == {"0": 1, "1": 1}
+
+
+def test_unknown_operator_is_named_not_zero() -> None:
+    class Spectral(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.fft.rfft(x).real
+
+    with pytest.raises(flopcount.UnsupportedError, match="torch.fft.rfft"):
+        flopcount.count(Spectral(), torch.randn(B, IN), strict=True)
+
+
+def global_hook_state() -> tuple[int, ...]:
+    return (
+        len(nn_module._global_forward_hooks),
+        len(nn_module._global_forward_pre_hooks),
+        len(nn_module._global_forward_hooks_with_kwargs),
+        len(nn_module._global_forward_hooks_always_called),
+    )
+
+
+def module_hook_state(model: nn.Module) -> list[tuple[str, int, int]]:
+    return [(n, len(m._forward_hooks), len(m._forward_pre_hooks)) for n, m in model.named_modules()]
+
+
+class Boom(RuntimeError):
+    pass
+
+
+class Exploding(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise Boom("leaf failed")
+
+
+@pytest.mark.parametrize("operators", [True, False])
+@pytest.mark.parametrize("where", ["leaf", "root"])
+def test_exception_leaves_model_untouched(where: str, operators: bool) -> None:
+    class Root(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(IN, IN), Exploding() if where == "leaf" else nn.ReLU())
+            self.norm = nn.BatchNorm1d(IN)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.body(x)
+            if where == "root":
+                raise Boom("root failed")
+            return x
+
+    model = Root().train()
+    model.norm.eval()
+    before = (module_hook_state(model), list(model.state_dict()), global_hook_state())
+    flags = [m.training for m in model.modules()]
+    with pytest.raises(Boom) as info:
+        with flopcount.profile(model, operators=operators):
+            try:
+                model(torch.randn(B, IN))
+            except Boom as error:
+                raised = error
+                raise
+    assert info.value is raised
+    assert (module_hook_state(model), list(model.state_dict()), global_hook_state()) == before
+    assert [m.training for m in model.modules()] == flags
+    assert torch.overrides._get_current_function_mode_stack() == []
+
+
+def test_users_own_hooks_survive_and_fire() -> None:
+    model = mlp()
+    fired: list[str] = []
+    model[0].register_forward_hook(lambda m, i, o: fired.append("post"))
+    model[0].register_forward_pre_hook(lambda m, i: fired.append("pre"))
+    for operators in (True, False):
+        flopcount.count(model, torch.randn(B, IN), operators=operators)
+    model(torch.randn(B, IN))
+    assert fired == ["pre", "post"] * 3
+
+
+def test_refuses_non_modules_script_modules_and_reentry() -> None:
+    with pytest.raises(TypeError, match="expects a torch.nn.Module, got function"):
+        flopcount.profile(lambda x: x)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="TorchScript"):
+        flopcount.profile(torch.jit.script(nn.Linear(2, 2)))
+    prof = flopcount.profile(mlp())
+    with prof:
+        with pytest.raises(RuntimeError, match="already active"):
+            prof.__enter__()
+
+
+def test_operator_counting_attributes_functional_work_to_self_ops() -> None:
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(IN, IN)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.softmax(self.fc(x), dim=-1)
+
+    model = nn.Sequential(Block())
+    report = flopcount.count(model, torch.randn(B, IN), strict=True)
+    assert report.modules["0"].self_ops == B * (4 * IN - 1)
+    assert report.modules["0.fc"].ops == linear_ops(B, IN, IN)
+    assert report.total == B * (4 * IN - 1) + linear_ops(B, IN, IN)
+    hooks_only = flopcount.count(model, torch.randn(B, IN), operators=False)
+    assert hooks_only.total == linear_ops(B, IN, IN)
+
+
+def test_linear_inside_a_formula_module_is_counted_once() -> None:
+    class Wrapped(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = nn.Linear(IN, IN)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(x) * 2
+
+    registry = flopcount.default_registry().copy()
+    registry.register(Wrapped)(lambda m, i, o: Count(5, 1))
+    for operators in (True, False):
+        report = flopcount.count(Wrapped(), torch.randn(B, IN), registry=registry, operators=operators)
+        assert (report.total, report.macs) == (5, 1)
+        assert report.modules["inner"].calls == 0
+
+
+def test_keyword_arguments_reach_the_formula() -> None:
+    model = nn.Linear(IN, OUT)
+    report = flopcount.count(model, input=torch.randn(B, IN), strict=True)
+    assert report.total == linear_ops(B, IN, OUT)
+
+
+def test_formula_error_names_module_and_shapes() -> None:
+    registry = flopcount.Registry()
+
+    def broken(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> int:
+        raise ZeroDivisionError("oops")
+
+    registry.register(nn.ReLU)(broken)
+    model = nn.Sequential(nn.ReLU())
+    with pytest.raises(flopcount.FormulaError, match=r"0 \(ReLU\).*\[\(4, 8\)\]") as info:
+        flopcount.count(model, torch.randn(B, IN), registry=registry)
+    assert isinstance(info.value.__cause__, ZeroDivisionError)
+    assert global_hook_state() == (0, 0, 0, 0)
+
+
+def test_counts_are_repeatable() -> None:
+    model = mlp()
+    x = torch.randn(B, IN)
+    totals = {(r.total, r.macs) for r in (flopcount.count(model, x) for _ in range(5))}
+    assert len(totals) == 1
+
+
+def test_module_created_inside_forward_is_counted_under_its_caller() -> None:
+    class Builder(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return nn.Linear(IN, OUT)(x)
+
+    report = flopcount.count(nn.Sequential(Builder()), torch.randn(B, IN), strict=True)
+    assert report.total == linear_ops(B, IN, OUT)
+    assert report.modules["0"].ops == linear_ops(B, IN, OUT)
+    assert report.modules["0.<Linear#0>"].calls == 1
+    # Without operator counting there is no stack of running modules: the new module is
+    # still counted, under the root, and its formula-less caller is named as unsupported.
+    with pytest.warns(flopcount.UnsupportedWarning):
+        hooks_only = flopcount.count(nn.Sequential(Builder()), torch.randn(B, IN), operators=False)
+    assert hooks_only.total == linear_ops(B, IN, OUT)
+    assert hooks_only.unsupported == {"0": 1}
+
+
+def test_report_is_not_readable_inside_the_block() -> None:
+    model = mlp()
+    with flopcount.profile(model) as report:
+        with pytest.raises(RuntimeError, match="after the with-block"):
+            report.total  # noqa: B018
