@@ -13,6 +13,7 @@ user block), which is all rule 1 of the design needs.
 
 from __future__ import annotations
 
+import sys
 import threading
 import warnings
 from contextlib import ExitStack
@@ -44,8 +45,10 @@ def _check_model(model: object) -> None:
         )
     if not isinstance(model, nn.Module):
         raise TypeError(f"flopcount.profile() expects a torch.nn.Module, got {type(model).__name__}")
-    compiled = getattr(torch, "_dynamo", None)
-    optimized = getattr(getattr(compiled, "eval_frame", None), "OptimizedModule", None)
+    # torch._dynamo is imported lazily and only ever loaded by torch.compile: no need to pay
+    # for importing it here when the user never compiled anything.
+    eval_frame = sys.modules.get("torch._dynamo.eval_frame")
+    optimized = getattr(eval_frame, "OptimizedModule", None)
     if optimized is not None and isinstance(model, optimized):
         raise TypeError(
             "flopcount cannot profile a torch.compile'd module: compiled graphs run no "
@@ -152,11 +155,13 @@ class _Session:
         return root
 
     def install(self, stack: ExitStack) -> None:
-        hook = _nn_module.register_module_forward_hook(
-            self.post_hook, with_kwargs=True, always_call=True
-        )
+        self.pre_hook, post_hook = self._make_hooks()
+        hook = _nn_module.register_module_forward_hook(post_hook, with_kwargs=True, always_call=True)
+        # RemovableHandle forgets the with_kwargs flag; drop it ourselves so no state is left.
         stack.callback(_nn_module._global_forward_hooks_with_kwargs.pop, hook.id, None)
         stack.enter_context(hook)
+        for node in self.nodes.values():
+            node.unsupported = node.formula is None and not node.children and not self.operators
         if self.operators:
             stack.enter_context(_nn_module.register_module_forward_pre_hook(self.pre_hook))
             from ._operators import OperatorMode
@@ -177,63 +182,84 @@ class _Session:
         return self.root
 
     # -- the hot path ----------------------------------------------------------------
-    def pre_hook(self, module: nn.Module, args: tuple[Any, ...]) -> None:
-        node = self.nodes.get(module)
-        if node is None:
-            if not self.stack or threading.get_ident() != self.thread:
-                return
-            node = self._add_dynamic(module)
-        elif threading.get_ident() != self.thread:
-            return
-        self.stack.append(node)
-        if node.formula is not None:
-            self.suppress += 1
+    def _make_hooks(self) -> tuple[Any, Any]:
+        """The two hooks as closures over locals: they run once per module call."""
+        session = self
+        nodes_get = self.nodes.get
+        stack = self.stack
+        thread = self.thread
+        get_ident = threading.get_ident
+        add_dynamic = self._add_dynamic
+        first_call = self._first_call_guarded if self.operators else self._first_call
+        evaluate = self._evaluate_guarded if self.operators else self._evaluate
 
-    def post_hook(
-        self, module: nn.Module, args: tuple[Any, ...], kwargs: Any, output: Any = _MISSING
-    ) -> None:
-        node = self.nodes.get(module)
-        if node is None:
-            if not self.stack or threading.get_ident() != self.thread:
+        def pre_hook(module: nn.Module, args: tuple[Any, ...]) -> None:
+            node = nodes_get(module)
+            if node is None:
+                if not stack or get_ident() != thread:
+                    return
+                node = add_dynamic(module)
+            elif get_ident() != thread:
                 return
-            node = self._add_dynamic(module)
-        elif threading.get_ident() != self.thread:
-            return
-        if node.pushes:
-            stack = self.stack
-            if stack and stack[-1] is node:
+            stack.append(node)
+            if node.formula is not None:
+                session.suppress += 1
+
+        def post_hook(module: nn.Module, args: tuple[Any, ...], kwargs: Any, output: Any = _MISSING) -> None:
+            node = nodes_get(module)
+            if node is None:
+                if not stack or get_ident() != thread:
+                    return
+                node = add_dynamic(module)
+            elif get_ident() != thread:
+                return
+            if node.pushes and stack and stack[-1] is node:
                 stack.pop()
                 if node.formula is not None:
-                    self.suppress -= 1
-        if output is _MISSING or self.suppress:
-            # _MISSING: the forward raised (always_call hooks get no kwargs then).
-            return
-        node.calls += 1
-        if node.calls == 1 or (node.formula is not None and node.formula is not zero_cost):
+                    session.suppress -= 1
+            if output is _MISSING or session.suppress:
+                return  # _MISSING: the forward raised (always_call hooks get no kwargs then)
+            node.calls += 1
+            if node.calls == 1:
+                first_call(node, args, kwargs)
+            formula = node.formula
+            if formula is None:
+                if node.unsupported:
+                    session.count_unsupported(node.name)
+            elif formula is not zero_cost:
+                evaluate(node, module, args, kwargs, output)
+
+        return pre_hook, post_hook
+
+    def _first_call(self, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if len(args) == 1 and not kwargs and type(args[0]) is torch.Tensor:
+            node.shapes = (args[0].shape,)  # torch.Size is an immutable tuple
+        else:
+            node.shapes = shapes_of((args, kwargs))
+
+    def _first_call_guarded(self, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        with torch._C.DisableTorchFunction():
+            self._first_call(node, args, kwargs)
+
+    def _evaluate_guarded(
+        self, node: Node, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+    ) -> None:
+        # the formula's own tensor accesses must not reach the operator mode
+        with torch._C.DisableTorchFunction():
             self._evaluate(node, module, args, kwargs, output)
 
     def _evaluate(
         self, node: Node, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
     ) -> None:
-        with torch._C.DisableTorchFunction():
-            if node.calls == 1:
-                node.shapes = shapes_of((args, kwargs))
-            formula = node.formula
-            if formula is None:
-                if not node.children and not self.operators:
-                    self.count_unsupported(node.name)
-                return
-            if formula is zero_cost:
-                return
-            if kwargs:
-                args = _bind(module, args, kwargs)
-            try:
-                value = formula(module, args, output)
-            except Exception as error:
-                raise FormulaError(
-                    f"the formula for {node.label} ({type(module).__name__}) failed on input "
-                    f"shapes {list(shapes_of(args))}: {error}"
-                ) from error
+        if kwargs:
+            args = _bind(module, args, kwargs)
+        try:
+            value = node.formula(module, args, output)  # type: ignore[misc]
+        except Exception as error:
+            raise FormulaError(
+                f"the formula for {node.label} ({type(module).__name__}) failed on input "
+                f"shapes {list(shapes_of(args))}: {error}"
+            ) from error
         if type(value) is not Count:
             value = as_count(value)
         node.self_ops += value.ops
@@ -252,6 +278,7 @@ class _Session:
         )
         node.dynamic = True
         node.pushes = self.operators
+        node.unsupported = node.formula is None and not self.operators
         parent.children.append(node)
         self.nodes[module] = node
         return node

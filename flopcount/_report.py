@@ -17,7 +17,7 @@ class Node:
 
     __slots__ = (
         "name", "module", "formula", "parent", "children", "calls", "self_ops",
-        "self_macs", "shapes", "pushes", "dynamic",
+        "self_macs", "shapes", "pushes", "dynamic", "unsupported",
     )
 
     def __init__(
@@ -34,13 +34,14 @@ class Node:
         self.shapes: tuple[tuple[int, ...], ...] = ()
         self.pushes = False
         self.dynamic = False
+        self.unsupported = False
 
     @property
     def label(self) -> str:
         return self.name or "(root)"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ModuleStats:
     """Counts of one module. ``ops``/``macs`` include descendants; ``self_*`` do not."""
 
@@ -60,32 +61,39 @@ class ModuleStats:
 class Report:
     """Result of a profile: ``total`` ops, ``macs``, per-module ``modules``, ``unsupported``.
 
-    ``str(report)`` is the per-layer table.
+    ``str(report)`` is the per-layer table. Rows are built on first access, so a profile
+    whose caller only reads the totals pays nothing for them.
     """
 
     def __init__(self) -> None:
-        self.modules: dict[str, ModuleStats] = {}
+        self._root: Node | None = None
+        self._modules: dict[str, ModuleStats] | None = None
+        self._totals = (0, 0)
         self.unsupported: dict[str, int] = {}
         self._filled = False
 
     def _fill(self, root: Node, unsupported: Mapping[str, int]) -> None:
-        modules: dict[str, ModuleStats] = {}
-        _collect(root, 0, modules)
-        self.modules = modules
+        ops = macs = 0
+        todo = [root]
+        while todo:
+            node = todo.pop()
+            ops += node.self_ops
+            macs += node.self_macs
+            todo.extend(node.children)
+        self._root = root
+        self._totals = (ops, macs)
         self.unsupported = dict(unsupported)
         self._filled = True
 
     @classmethod
     def from_rows(cls, rows: Mapping[str, ModuleStats], unsupported: Mapping[str, int]) -> Report:
         report = cls()
-        report.modules = dict(rows)
+        report._modules = dict(rows)
+        root = report._modules.get("")
+        report._totals = (root.ops, root.macs) if root else (0, 0)
         report.unsupported = dict(unsupported)
         report._filled = True
         return report
-
-    def _root(self) -> ModuleStats | None:
-        self._require_filled()
-        return self.modules.get("")
 
     def _require_filled(self) -> None:
         if not self._filled:
@@ -94,10 +102,21 @@ class Report:
             )
 
     @property
+    def modules(self) -> dict[str, ModuleStats]:
+        """Rows keyed by qualified module name (root ``""``), in tree order."""
+        self._require_filled()
+        if self._modules is None:
+            modules: dict[str, ModuleStats] = {}
+            if self._root is not None:
+                _collect(self._root, 0, modules)
+            self._modules = modules
+        return self._modules
+
+    @property
     def total(self) -> int:
         """Operations of everything counted (the specification's convention)."""
-        root = self._root()
-        return root.ops if root else 0
+        self._require_filled()
+        return self._totals[0]
 
     @property
     def ops(self) -> int:
@@ -106,11 +125,10 @@ class Report:
     @property
     def macs(self) -> int:
         """Multiply-accumulates of the linear-algebra core of everything counted."""
-        root = self._root()
-        return root.macs if root else 0
+        self._require_filled()
+        return self._totals[1]
 
     def __iter__(self) -> Iterator[ModuleStats]:
-        self._require_filled()
         return iter(self.modules.values())
 
     def table(self, max_depth: int | None = None, tablefmt: str = "simple") -> str:
@@ -140,7 +158,7 @@ class Report:
     def __repr__(self) -> str:
         if not self._filled:
             return "<flopcount.Report (profile still running)>"
-        return f"<flopcount.Report total={self.total} ops, macs={self.macs}, modules={len(self.modules)}>"
+        return f"<flopcount.Report total={self.total} ops, macs={self.macs}>"
 
 
 def _collect(node: Node, depth: int, out: dict[str, ModuleStats]) -> tuple[int, int]:
