@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from torch import nn
 
+    from ._diff import ReportDiff
     from ._registry import ModuleFormula
 
 
@@ -149,6 +150,49 @@ class Report:
 
         self._require_filled()
         check_report(self, max_ops=max_ops, max_macs=max_macs, modules=modules)
+
+    # -- exports ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Versioned, JSON-ready data: totals, units, per-module rows, unsupported."""
+        from ._export import to_dict
+
+        return to_dict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        from ._export import to_json
+
+        return to_json(self, indent=indent)
+
+    def to_csv(self) -> str:
+        """One CSV row per module with exact integers."""
+        from ._export import to_csv
+
+        return to_csv(self)
+
+    def to_dataframe(self) -> Any:
+        """A pandas DataFrame indexed by module name (needs pandas)."""
+        from ._export import to_dataframe
+
+        return to_dataframe(self)
+
+    def to_html(self, title: str = "flopcount report") -> str:
+        """A self-contained HTML page: table plus bar charts of where the ops go."""
+        from ._html import to_html
+
+        return to_html(self, title=title)
+
+    @classmethod
+    def from_json(cls, text: str) -> Report:
+        """Load a report saved with :meth:`to_json`."""
+        from ._export import from_json
+
+        return from_json(text)
+
+    def diff(self, other: Report) -> ReportDiff:
+        """Per-module changes from this report to ``other``; ``str()`` of it is a table."""
+        from ._diff import diff_reports
+
+        return diff_reports(self, other)
 
     def __str__(self) -> str:
         if not self._filled:

@@ -1,10 +1,212 @@
-"""Command line entry point (filled in by the ecosystem work)."""
+"""Command line: profile a model from a factory, print or save the report, check budgets.
+
+    flopcount torchvision.models:resnet18 --input 1x3x224x224 --depth 2
+    flopcount mypkg.models:build --kwargs '{"width": 64}' --input 8x128 --dtype int64 --meta
+    flopcount diff before.json after.json
+
+Exit status: 0 ok, 1 over budget, 2 usage error (one line on stderr).
+"""
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import json
 import sys
+from pathlib import Path
+from typing import Any
+
+EPILOG = """examples:
+  flopcount examples.quickstart:SmallCNN --input 1x3x32x32
+  flopcount examples.quickstart:SmallCNN --input 1x3x32x32 --format json --output cnn.json
+  flopcount mypkg.models:build --kwargs '{"width": 64}' --input 4x128 --dtype int64
+  flopcount mypkg.models:build --input 1x2048 --dtype int64 --meta --max-macs 7e12
+  flopcount diff before.json after.json
+
+exit status: 0 ok, 1 over a --max-ops/--max-macs budget, 2 usage error
+"""
+
+FORMATS = ("table", "json", "csv", "markdown", "html")
+
+
+class UsageError(Exception):
+    """A bad command line; reported in one line with exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flopcount",
+        description="Count the operations (ops) and multiply-accumulates (MACs) of a PyTorch "
+        "model, per module. TARGET is 'package.module:factory': a callable returning an "
+        "nn.Module, or an nn.Module object. 'flopcount diff A.json B.json' compares two "
+        "saved JSON reports.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("target", metavar="TARGET", help="package.module:factory, e.g. torchvision.models:resnet18")
+    parser.add_argument("--input", action="append", default=[], metavar="SHAPE",
+                        help="shape of one positional input, e.g. 1x3x224x224 (repeat for several inputs)")
+    parser.add_argument("--dtype", action="append", default=[], metavar="DTYPE",
+                        help="dtype of the inputs (float32, float16, bfloat16, int64, ...): once for "
+                        "all inputs or once per --input; integer inputs are zeros (valid token ids)")
+    parser.add_argument("--kwargs", default=None, metavar="JSON",
+                        help="keyword arguments for the factory as a JSON object, e.g. '{\"num_classes\": 10}'")
+    parser.add_argument("--depth", type=int, default=None, metavar="N", help="show table rows down to depth N")
+    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    parser.add_argument("--output", default=None, metavar="FILE", help="write the report to FILE instead of stdout")
+    parser.add_argument("--meta", action="store_true",
+                        help="build the model and inputs on the meta device: counts without memory or compute")
+    parser.add_argument("--no-operators", action="store_true",
+                        help="count modules by their hooks only (faster; functional calls are not counted)")
+    parser.add_argument("--max-ops", type=float, default=None, metavar="N", help="exit 1 if total ops exceed N (e.g. 5e9)")
+    parser.add_argument("--max-macs", type=float, default=None, metavar="N", help="exit 1 if total MACs exceed N")
+    return parser
+
+
+def _load_target(target: str) -> Any:
+    if ":" not in target:
+        raise UsageError(f"bad target {target!r}: expected 'package.module:factory'")
+    module_name, _, attr_path = target.partition(":")
+    if not module_name or not attr_path:
+        raise UsageError(f"bad target {target!r}: expected 'package.module:factory'")
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as error:  # an import can fail in any way; say which and why
+        raise UsageError(f"cannot import {module_name!r}: {type(error).__name__}: {error}") from error
+    for part in attr_path.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError as error:
+            raise UsageError(f"{module_name!r} has no attribute {attr_path!r}") from error
+    return obj
+
+
+def _parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(part) for part in text.lower().split("x")) if text.strip() else ()
+    except ValueError:
+        shape = (-1,)
+    if not shape or any(size < 0 for size in shape):
+        raise UsageError(f"bad shape {text!r}: expected sizes joined by 'x', e.g. 1x3x224x224")
+    return shape
+
+
+def _dtypes(names: list[str], count: int) -> list[Any]:
+    import torch
+
+    if not names:
+        names = ["float32"]
+    if len(names) not in (1, count):
+        raise UsageError(f"got {len(names)} --dtype for {count} --input: give one, or one per input")
+    resolved = []
+    for name in names:
+        dtype = getattr(torch, name, None)
+        if not isinstance(dtype, torch.dtype):
+            raise UsageError(f"bad dtype {name!r}: expected a torch dtype name such as float32 or int64")
+        resolved.append(dtype)
+    return resolved * count if len(resolved) == 1 else resolved
+
+
+def _build(args: argparse.Namespace) -> tuple[Any, list[Any]]:
+    import torch
+    from torch import nn
+
+    target = _load_target(args.target)
+    try:
+        factory_kwargs = json.loads(args.kwargs) if args.kwargs else {}
+    except json.JSONDecodeError as error:
+        raise UsageError(f"bad --kwargs: not JSON ({error})") from error
+    if not isinstance(factory_kwargs, dict):
+        raise UsageError("bad --kwargs: expected a JSON object")
+    shapes = [_parse_shape(text) for text in args.input]
+    dtypes = _dtypes(args.dtype, len(shapes))
+    device = torch.device("meta") if args.meta else torch.device("cpu")
+    with device:
+        if isinstance(target, nn.Module):
+            model = target.to(device)
+        elif callable(target):
+            try:
+                model = target(**factory_kwargs)
+            except Exception as error:
+                raise UsageError(f"factory {args.target!r} raised {type(error).__name__}: {error}") from error
+        else:
+            raise UsageError(f"{args.target!r} is neither an nn.Module nor a callable")
+        if not isinstance(model, nn.Module):
+            raise UsageError(f"factory {args.target!r} returned {type(model).__name__}, not an nn.Module")
+        inputs = [
+            torch.zeros(shape, dtype=dtype) if not dtype.is_floating_point else torch.randn(shape, dtype=dtype)
+            for shape, dtype in zip(shapes, dtypes)
+        ]
+    return model.eval(), inputs
+
+
+def _render(report: Any, fmt: str, depth: int | None) -> str:
+    if fmt == "json":
+        return str(report.to_json())
+    if fmt == "csv":
+        return str(report.to_csv())
+    if fmt == "html":
+        return str(report.to_html())
+    return str(report.table(max_depth=depth, tablefmt="github" if fmt == "markdown" else "simple")) + "\n"
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+def _run_diff(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="flopcount diff", description="Compare two JSON reports.")
+    parser.add_argument("before", help="report saved with --format json")
+    parser.add_argument("after", help="report saved with --format json")
+    args = parser.parse_args(argv)
+    from ._report import Report
+
+    reports = []
+    for path in (args.before, args.after):
+        try:
+            reports.append(Report.from_json(Path(path).read_text()))
+        except (OSError, ValueError, KeyError) as error:
+            raise UsageError(f"cannot read report {path!r}: {error}") from error
+    sys.stdout.write(str(reports[0].diff(reports[1])) + "\n")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("flopcount: the command line is not built yet", file=sys.stderr)
-    return 2
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv[:1] == ["diff"]:
+            return _run_diff(argv[1:])
+        args = _parser().parse_args(argv)
+        if args.depth is not None and args.depth < 0:
+            raise UsageError(f"bad --depth {args.depth}: expected N >= 0")
+        import torch
+
+        import flopcount
+        from ._budget import validate_budget
+
+        try:
+            validate_budget(args.max_ops, args.max_macs)
+        except ValueError as error:
+            raise UsageError(str(error)) from error
+        model, inputs = _build(args)
+
+        with torch.no_grad():
+            report = flopcount.count(model, *inputs, operators=not args.no_operators)
+        _emit(_render(report, args.format, args.depth), args.output)
+        try:
+            report.check(max_ops=args.max_ops, max_macs=args.max_macs)
+        except flopcount.BudgetExceeded as error:
+            print(error, file=sys.stderr)
+            return 1
+        return 0
+    except UsageError as error:
+        print(f"flopcount: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

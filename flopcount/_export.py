@@ -1,0 +1,92 @@
+"""Data exports of a report: a versioned dict/JSON schema, CSV, pandas, and back again.
+
+Exports carry exact integers; readable units (K/M/G/T) belong to tables only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import TYPE_CHECKING, Any
+
+from ._report import ModuleStats, Report
+
+if TYPE_CHECKING:
+    import pandas
+
+SCHEMA = "flopcount.report/1"
+UNITS = {
+    "ops": "elementary arithmetic operations (add, multiply, divide, exp, compare... = 1 each)",
+    "macs": "multiply-accumulates of the linear-algebra core (linear, matmul, conv, attention)",
+}
+ROW_FIELDS = ("name", "type", "depth", "calls", "ops", "macs", "self_ops", "self_macs")
+
+
+def _row_dict(row: ModuleStats) -> dict[str, Any]:
+    data = {field: getattr(row, field) for field in ROW_FIELDS}
+    data["input_shapes"] = [list(shape) for shape in row.input_shapes]
+    data["has_formula"] = row.has_formula
+    data["children"] = list(row.children)
+    return data
+
+
+def to_dict(report: Report) -> dict[str, Any]:
+    import torch
+
+    from . import __version__
+
+    return {
+        "schema": SCHEMA,
+        "flopcount_version": __version__,
+        "torch_version": torch.__version__,
+        "units": dict(UNITS),
+        "total": {"ops": report.total, "macs": report.macs},
+        "modules": [_row_dict(row) for row in report.modules.values()],
+        "unsupported": dict(sorted(report.unsupported.items())),
+    }
+
+
+def to_json(report: Report, indent: int | None = 2) -> str:
+    return json.dumps(to_dict(report), indent=indent, sort_keys=True) + "\n"
+
+
+def from_dict(data: dict[str, Any]) -> Report:
+    """Rebuild a report from :func:`to_dict` output (for diffs of saved reports)."""
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"not a flopcount report: expected schema {SCHEMA!r}, found {found!r}")
+    rows = {}
+    for item in data["modules"]:
+        rows[item["name"]] = ModuleStats(
+            **{field: item[field] for field in ROW_FIELDS},
+            input_shapes=tuple(tuple(shape) for shape in item.get("input_shapes", ())),
+            has_formula=bool(item.get("has_formula", False)),
+            children=tuple(item.get("children", ())),
+        )
+    return Report.from_rows(rows, data.get("unsupported", {}))
+
+
+def from_json(text: str) -> Report:
+    return from_dict(json.loads(text))
+
+
+def to_csv(report: Report) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow((*ROW_FIELDS, "input_shapes"))
+    for row in report.modules.values():
+        shapes = ";".join("x".join(map(str, shape)) for shape in row.input_shapes)
+        writer.writerow((*(getattr(row, field) for field in ROW_FIELDS), shapes))
+    return buffer.getvalue()
+
+
+def to_dataframe(report: Report) -> pandas.DataFrame:
+    try:
+        import pandas
+    except ImportError as error:
+        raise ImportError(
+            "Report.to_dataframe() needs pandas: pip install pandas (or flopcount[pandas])"
+        ) from error
+    frame = pandas.DataFrame([_row_dict(row) for row in report.modules.values()])
+    return frame.set_index("name")
