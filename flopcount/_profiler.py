@@ -309,10 +309,38 @@ def count(
     operators: bool = True,
     strict: bool = False,
     registry: Registry | None = None,
+    dry_run: bool = False,
     **kwargs: Any,
 ) -> Report:
-    """Run ``model(*args, **kwargs)`` once under :class:`profile` and return the report."""
+    """Run ``model(*args, **kwargs)`` once under :class:`profile` and return the report.
+
+    ``dry_run=True`` counts without computing: parameters, buffers and inputs are replaced
+    by fake tensors (shapes and dtypes, no data) for the duration of the call, so the
+    arithmetic never runs, no memory is allocated for activations, and the model's own
+    tensors are never written (a training-mode BatchNorm does not update its statistics).
+    The counts are identical to a real run's, because formulas only read shapes.
+    ``operators``, ``strict``, ``registry`` and ``dry_run`` are reserved keyword names.
+    """
     with profile(model, operators=operators, strict=strict, registry=registry) as report:
-        model(*args, **kwargs)
+        if dry_run:
+            _run_fake(model, args, kwargs)
+        else:
+            model(*args, **kwargs)
     return report
 
+
+def _run_fake(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    from itertools import chain
+
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.func import functional_call
+    from torch.utils._pytree import tree_map_only
+
+    mode = FakeTensorMode(allow_non_fake_inputs=True)
+    tensors = chain(
+        model.named_parameters(remove_duplicate=False), model.named_buffers(remove_duplicate=False)
+    )
+    state = {name: mode.from_tensor(tensor) for name, tensor in tensors}
+    fake_args, fake_kwargs = tree_map_only(torch.Tensor, mode.from_tensor, (args, kwargs))
+    with mode:
+        functional_call(model, state, fake_args, fake_kwargs, strict=False)
