@@ -105,7 +105,7 @@ class Llama(nn.Module):
         length = ids.shape[1]
         half = self.c.head_dim // 2
         inverse = 1.0 / (10000 ** (torch.arange(half, device=ids.device) / half))
-        angles = torch.outer(torch.arange(length, device=ids.device), inverse)
+        angles = torch.arange(length, device=ids.device)[:, None] * inverse[None, :]
         cos, sin = angles.cos().repeat(1, 2), angles.sin().repeat(1, 2)
         x = self.embed(ids)
         for block in self.blocks:
