@@ -26,7 +26,8 @@ class Count(NamedTuple):
             return NotImplemented
         return Count(self.ops * factor, self.macs * factor)
 
-    __rmul__ = __mul__
+    def __rmul__(self, factor: object) -> Count:  # type: ignore[override]
+        return self.__mul__(factor)
 
 
 ZERO = Count(0, 0)

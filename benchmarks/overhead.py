@@ -1,0 +1,147 @@
+"""Overhead of counting: the whole ``with profile(model): model(x)`` block over a plain forward.
+
+Runs flopcount (hooks only and with operator counting) and every installed peer (torch's
+FlopCounterMode, thop, ptflops, fvcore) on the same model, alternating, one model per
+process, and prints median ratios with their min-max range. Timing is wall clock on one
+thread; run it on an otherwise idle machine and compare ratios within one run only.
+
+    python benchmarks/overhead.py                 # every model, one process each
+    python benchmarks/overhead.py --model resnet50 --repeats 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from models import MODELS  # noqa: E402
+
+import flopcount  # noqa: E402
+
+Runner = Callable[[], object]
+
+
+def runners(model: nn.Module, x: torch.Tensor) -> dict[str, Runner]:
+    def plain() -> object:
+        return model(x)
+
+    def flopcount_hooks() -> object:
+        with flopcount.profile(model, operators=False) as report:
+            model(x)
+        return report.total
+
+    def flopcount_operators() -> object:
+        with flopcount.profile(model) as report:
+            model(x)
+        return report.total
+
+    def flop_counter_mode() -> object:
+        from torch.utils.flop_counter import FlopCounterMode
+
+        with FlopCounterMode(display=False) as mode:
+            model(x)
+        return mode.get_total_flops()
+
+    found: dict[str, Runner] = {
+        "plain forward": plain,
+        "flopcount (operators=False)": flopcount_hooks,
+        "flopcount (default)": flopcount_operators,
+        "FlopCounterMode": flop_counter_mode,
+    }
+    try:
+        import thop
+
+        found["thop"] = lambda: thop.profile(model, inputs=(x,), verbose=False)
+    except ImportError:
+        pass
+    try:
+        from ptflops import get_model_complexity_info
+
+        found["ptflops"] = lambda: get_model_complexity_info(
+            model, tuple(x.shape[1:]), as_strings=False, print_per_layer_stat=False, verbose=False
+        )
+    except ImportError:
+        pass
+    try:
+        from fvcore.nn import FlopCountAnalysis
+
+        def fvcore_run() -> object:
+            analysis = FlopCountAnalysis(model, x)
+            analysis.unsupported_ops_warnings(False)
+            analysis.uncalled_modules_warnings(False)
+            return analysis.total()
+
+        found["fvcore"] = fvcore_run
+    except ImportError:
+        pass
+    return found
+
+
+def measure(name: str, repeats: int) -> list[tuple[str, float, float, float, float]]:
+    factory, shape = MODELS[name]
+    torch.manual_seed(0)
+    model = factory().eval()
+    x = torch.randn(shape)
+    rows = []
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tools = runners(model, x)
+        for run in tools.values():  # warm-up: imports, allocator, lazy init
+            run()
+        times: dict[str, list[float]] = {tool: [] for tool in tools}
+        plain_times: list[float] = []
+        for _ in range(repeats):
+            for tool, run in tools.items():
+                # each tool's run is paired with a plain forward right before it
+                start = time.perf_counter()
+                tools["plain forward"]()
+                plain_times.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                run()
+                times[tool].append(time.perf_counter() - start)
+    base = statistics.median(plain_times)
+    for tool, samples in times.items():
+        ratios = [t / base for t in samples]
+        rows.append((tool, statistics.median(samples) * 1e3, statistics.median(ratios), min(ratios), max(ratios)))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=sorted(MODELS), default=None)
+    parser.add_argument("--repeats", type=int, default=11)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.model is None:
+        for name in MODELS:
+            subprocess.run(
+                [sys.executable, __file__, "--model", name, "--repeats", str(args.repeats),
+                 "--threads", str(args.threads)], check=True,
+            )
+        return
+    from tabulate import tabulate
+
+    rows = measure(args.model, args.repeats)
+    print(f"\n{args.model} (input {MODELS[args.model][1]}, {args.repeats} alternating runs, "
+          f"{args.threads} thread(s), torch {torch.__version__})")
+    print(tabulate(
+        [(tool, f"{ms:.2f}", f"{median:.3f}x", f"{low:.3f}-{high:.3f}x") for tool, ms, median, low, high in rows],
+        headers=("tool", "median ms", "ratio (median)", "ratio (min-max)"),
+    ))
+
+
+if __name__ == "__main__":
+    main()
