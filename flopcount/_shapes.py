@@ -44,7 +44,8 @@ def first_tensor(obj: Any) -> torch.Tensor:
 
 def shapes_of(obj: Any) -> tuple[tuple[int, ...], ...]:
     """Shapes of every tensor in ``obj`` (used for the table's input column)."""
-    return tuple(tuple(t.shape) for t in iter_tensors(obj))
+    # a nested (ragged) tensor has no single shape: record its number of components
+    return tuple((t.size(0),) if t.is_nested else tuple(t.shape) for t in iter_tensors(obj))
 
 
 def normalize_dim(dim: int, ndim: int) -> int:

@@ -1,0 +1,141 @@
+"""Guarantee 5: odd but legal models and inputs are counted, or refused clearly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+import flopcount
+
+B, D = 3, 8
+LINEAR = B * D * 2 * D  # Linear(D, D) with bias on B rows
+
+
+class KeywordOnly(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(D, D)
+
+    def forward(self, *, x: torch.Tensor, scale: float = 1.0) -> dict[str, torch.Tensor]:
+        return {"y": self.fc(x), "pair": (x, x)}  # type: ignore[dict-item]
+
+
+def test_keyword_only_forward_and_dict_output() -> None:
+    report = flopcount.count(KeywordOnly(), x=torch.randn(B, D), strict=True)
+    assert report.total == LINEAR
+
+
+class DictIn(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(D, D)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.fc(batch["a"]), self.fc(batch["b"])
+
+
+def test_dict_input_and_tuple_output() -> None:
+    report = flopcount.count(DictIn(), {"a": torch.randn(B, D), "b": torch.randn(B, D)}, strict=True)
+    assert report.total == 2 * LINEAR
+    assert report.modules[""].input_shapes == ((B, D), (B, D))
+
+
+def test_packed_sequence_input() -> None:
+    lstm = nn.LSTM(D, 4)
+    packed = pack_padded_sequence(torch.randn(5, B, D), [5, 3, 2], enforce_sorted=True)
+    hooks_only = flopcount.count(lstm, packed, operators=False, strict=True)
+    padded = flopcount.count(lstm, torch.randn(5, B, D), operators=False, strict=True)
+    assert 0 < hooks_only.total < padded.total  # 10 real steps of 15
+    assert hooks_only.total * 15 == padded.total * 10
+
+
+def test_zero_dim_zero_size_and_mixed_dtypes() -> None:
+    assert flopcount.count(nn.ReLU(), torch.tensor(1.0), strict=True).total == 1
+    assert flopcount.count(nn.Linear(D, D), torch.randn(0, D), strict=True).total == 0
+
+    class Mixed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(10, D)
+            self.fc = nn.Linear(D, D).double()
+
+        def forward(self, ids: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(self.embed(ids).double() + x)
+
+    report = flopcount.count(Mixed(), torch.zeros(B, dtype=torch.long), torch.randn(B, D, dtype=torch.float64), strict=True)
+    assert report.total == LINEAR + B * D  # the embedding lookup is free, the add is not
+
+
+class Caller(nn.Module):
+    """Calls its child twice and a sibling module it does not own."""
+
+    def __init__(self, sibling: nn.Module) -> None:
+        super().__init__()
+        self.fc = nn.Linear(D, D)
+        self.__dict__["sibling"] = sibling  # referenced, not registered as a child
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.sibling(self.fc(self.fc(x)))
+
+
+def test_child_called_twice_and_a_sibling_called() -> None:
+    sibling = nn.Linear(D, D)
+    model = nn.Sequential(Caller(sibling), sibling)
+    report = flopcount.count(model, torch.randn(B, D), strict=True)
+    assert report.modules["0.fc"].calls == 2
+    assert report.modules["1"].calls == 2  # counted under its own name, whoever calls it
+    assert report.total == 4 * LINEAR
+
+
+def test_module_shared_by_two_parents_has_one_row() -> None:
+    shared = nn.Linear(D, D)
+    model = nn.Sequential(nn.Sequential(shared), nn.Sequential(shared))
+    report = flopcount.count(model, torch.randn(B, D), strict=True)
+    assert "0.0" in report.modules and "1.0" not in report.modules
+    assert report.modules["0.0"].calls == 2
+    assert report.total == 2 * LINEAR
+    rows = report.modules
+    assert rows[""].ops == sum(rows[child].ops for child in rows[""].children) + rows[""].self_ops
+
+
+class Swapper(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(D, D)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.fc = nn.Linear(D, D)  # replaced during forward
+        return self.fc(x)
+
+
+def test_module_swapped_inside_forward_is_counted() -> None:
+    report = flopcount.count(Swapper(), torch.randn(B, D), strict=True)
+    assert report.total == LINEAR
+
+
+def test_torch_compile_is_refused_clearly() -> None:
+    compiled = torch.compile(nn.Linear(D, D))
+    with pytest.raises(TypeError, match="torch.compile'd module.*_orig_mod"):
+        flopcount.profile(compiled)
+    assert flopcount.count(compiled._orig_mod, torch.randn(B, D)).total == LINEAR
+
+
+@pytest.mark.parametrize("context", [torch.no_grad, torch.inference_mode, lambda: torch.autocast("cpu", dtype=torch.bfloat16)])
+def test_grad_modes_and_autocast(context: object) -> None:
+    model = nn.Sequential(nn.Linear(D, D), nn.ReLU())
+    with context():  # type: ignore[operator]
+        report = flopcount.count(model, torch.randn(B, D), strict=True)
+    assert report.total == LINEAR + B * D
+
+
+def test_counts_beyond_2_to_the_63_on_meta() -> None:
+    width = 2**22
+    with torch.device("meta"):
+        model = nn.Linear(width, width, bias=False)
+        x = torch.empty(2**20, width)
+    report = flopcount.count(model, x, strict=True)
+    assert report.macs == 2**20 * width * width == 2**64
+    assert report.total == 2**20 * width * (2 * width - 1) > 2**63
+    assert isinstance(report.total, int)
