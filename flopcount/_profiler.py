@@ -137,21 +137,27 @@ class _Session:
         self.root = self._add_tree(model)
 
     def _add_tree(self, model: nn.Module) -> Node:
+        """One node per module, named exactly as ``model.named_modules()`` names it.
+
+        Iterative pre-order walk: a module reachable twice keeps its first name.
+        """
         nodes = self.nodes
         lookup = self.registry.lookup
         root = Node("", model, lookup(type(model)), None)
         nodes[model] = root
-        todo = [root]
+        todo: list[tuple[Node, str, nn.Module]] = [
+            (root, name, child) for name, child in reversed(model._modules.items())
+        ]
         while todo:
-            parent = todo.pop()
-            prefix = parent.name + "." if parent.name else ""
-            for child_name, child in parent.module._modules.items():
-                if child is None or child in nodes:
-                    continue
-                node = Node(prefix + child_name, child, lookup(type(child)), parent)
-                nodes[child] = node
-                parent.children.append(node)
-                todo.append(node)
+            parent, name, module = todo.pop()
+            if module is None or module in nodes:
+                continue
+            qualified = f"{parent.name}.{name}" if parent.name else name
+            node = Node(qualified, module, lookup(type(module)), parent)
+            nodes[module] = node
+            parent.children.append(node)
+            if module._modules:
+                todo.extend((node, child_name, child) for child_name, child in reversed(module._modules.items()))
         return root
 
     def install(self, stack: ExitStack) -> None:

@@ -88,6 +88,7 @@ def test_exception_inside_a_formula(operators: bool) -> None:
     before.assert_same(Snapshot.of(model))
 
 
+@pytest.mark.filterwarnings("ignore::flopcount.UnsupportedWarning")  # Trap has no formula
 @pytest.mark.parametrize("operators", [True, False])
 def test_success_path_leaves_everything(operators: bool) -> None:
     model = deep_model().eval()
