@@ -48,6 +48,7 @@ class Registry:
         self._modules: dict[type, ModuleFormula] = {}
         self._operators: dict[Any, OperatorFormula] = {}
         self._resolved: dict[type, ModuleFormula | None] = {}
+        self._composites: set[type] = set()
 
     # -- modules -------------------------------------------------------------------
     def register(self, *module_types: type, replace: bool = False) -> Callable[[F], F]:
@@ -93,6 +94,23 @@ class Registry:
         self._resolved[module_type] = found
         return found
 
+    def declare_composite(self, *module_types: type) -> None:
+        """Mark types whose cost is exactly their children's (and their direct torch calls).
+
+        Such a type gets no formula, so its children are counted; the declaration only
+        records that this is deliberate (``nn.TransformerEncoder`` stacks its layers).
+        """
+        for module_type in module_types:
+            if not (isinstance(module_type, type) and issubclass(module_type, nn.Module)):
+                raise RegistrationError(f"declare_composite() takes nn.Module subclasses, got {module_type!r}")
+        self._composites.update(module_types)
+
+    def covers(self, module_type: type) -> bool:
+        """True if ``module_type`` has a formula or is a declared composite (via its MRO)."""
+        if self.lookup(module_type) is not None:
+            return True
+        return any(base in self._composites for base in module_type.__mro__)
+
     def module_types(self) -> tuple[type, ...]:
         """Every module type registered directly (subclasses inherit without a row)."""
         return tuple(self._modules)
@@ -137,6 +155,7 @@ class Registry:
         clone = Registry()
         clone._modules.update(self._modules)
         clone._operators.update(self._operators)
+        clone._composites.update(self._composites)
         return clone
 
     def operator_table(self) -> dict[Any, OperatorFormula]:
