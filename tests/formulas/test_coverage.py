@@ -50,3 +50,21 @@ def test_a_composite_declaration_does_not_hide_children() -> None:
     assert registry.covers(Stack) and registry.lookup(Stack) is None
     report = flopcount.count(Stack(nn.ReLU(), nn.ReLU()), torch.randn(3), registry=registry, strict=True)
     assert report.total == 2 * 3
+
+
+def test_every_registered_module_type_has_a_docs_section() -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "formulas.md").read_text()
+
+    def documented(name: str) -> bool:
+        # "ZeroPad (1d/2d/3d)" documents ZeroPad2d; LazyBatchNorm1d is a BatchNorm1d
+        family = re.sub(r"[123]d$", "", name.removeprefix("Lazy"))
+        return name in text or name.removeprefix("Lazy") in text or family in text
+
+    undocumented = sorted(
+        cls.__name__ for cls in flopcount.registered_types()
+        if cls.__module__.startswith("torch.") and not documented(cls.__name__)
+    )
+    assert undocumented == []
