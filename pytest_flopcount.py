@@ -27,13 +27,26 @@ _baseline_key = pytest.StashKey["Baseline"]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("flopcount", "flopcount operation budgets")
-    group.addoption("--flop-baseline", metavar="PATH", default=None,
-                    help="JSON file of recorded counts per test; a test whose ops or MACs "
-                         "drift from it by more than --flop-tolerance fails")
-    group.addoption("--flop-tolerance", type=float, default=0.0, metavar="FRACTION",
-                    help="allowed relative drift from the baseline (default 0: exact)")
-    group.addoption("--flop-baseline-update", action="store_true", default=False,
-                    help="record this run's counts into --flop-baseline instead of comparing")
+    group.addoption(
+        "--flop-baseline",
+        metavar="PATH",
+        default=None,
+        help="JSON file of recorded counts per test; a test whose ops or MACs "
+        "drift from it by more than --flop-tolerance fails",
+    )
+    group.addoption(
+        "--flop-tolerance",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="allowed relative drift from the baseline (default 0: exact)",
+    )
+    group.addoption(
+        "--flop-baseline-update",
+        action="store_true",
+        default=False,
+        help="record this run's counts into --flop-baseline instead of comparing",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -67,7 +80,9 @@ class Baseline:
             try:
                 self.recorded = json.loads(path.read_text())
             except json.JSONDecodeError as error:
-                raise pytest.UsageError(f"--flop-baseline {path} is not valid JSON: {error}") from error
+                raise pytest.UsageError(
+                    f"--flop-baseline {path} is not valid JSON: {error}"
+                ) from error
         self.seen: dict[str, dict[str, int]] = {}
 
     def compare(self, nodeid: str, counts: dict[str, int]) -> None:

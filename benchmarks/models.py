@@ -63,7 +63,9 @@ class _Bottleneck(nn.Module):
 
 
 class ResNet(nn.Module):
-    def __init__(self, block: type[_Basic] | type[_Bottleneck], layers: list[int], classes: int = 1000) -> None:
+    def __init__(
+        self, block: type[_Basic] | type[_Bottleneck], layers: list[int], classes: int = 1000
+    ) -> None:
         super().__init__()
         self.inplanes = 64
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
@@ -77,7 +79,9 @@ class ResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * block.expansion, classes)
 
-    def _stage(self, block: type[_Basic] | type[_Bottleneck], width: int, count: int, stride: int) -> nn.Sequential:
+    def _stage(
+        self, block: type[_Basic] | type[_Bottleneck], width: int, count: int, stride: int
+    ) -> nn.Sequential:
         down = None
         if stride != 1 or self.inplanes != width * block.expansion:
             down = nn.Sequential(

@@ -26,9 +26,9 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models import MODELS  # noqa: E402
+from models import MODELS
 
-import flopcount  # noqa: E402
+import flopcount
 
 Runner = Callable[[], object]
 
@@ -114,7 +114,15 @@ def measure(name: str, repeats: int) -> list[tuple[str, float, float, float, flo
     base = statistics.median(plain_times)
     for tool, samples in times.items():
         ratios = [t / base for t in samples]
-        rows.append((tool, statistics.median(samples) * 1e3, statistics.median(ratios), min(ratios), max(ratios)))
+        rows.append(
+            (
+                tool,
+                statistics.median(samples) * 1e3,
+                statistics.median(ratios),
+                min(ratios),
+                max(ratios),
+            )
+        )
     return rows
 
 
@@ -128,19 +136,35 @@ def main() -> None:
     if args.model is None:
         for name in MODELS:
             subprocess.run(
-                [sys.executable, __file__, "--model", name, "--repeats", str(args.repeats),
-                 "--threads", str(args.threads)], check=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--model",
+                    name,
+                    "--repeats",
+                    str(args.repeats),
+                    "--threads",
+                    str(args.threads),
+                ],
+                check=True,
             )
         return
     from tabulate import tabulate
 
     rows = measure(args.model, args.repeats)
-    print(f"\n{args.model} (input {MODELS[args.model][1]}, {args.repeats} alternating runs, "
-          f"{args.threads} thread(s), torch {torch.__version__})")
-    print(tabulate(
-        [(tool, f"{ms:.2f}", f"{median:.3f}x", f"{low:.3f}-{high:.3f}x") for tool, ms, median, low, high in rows],
-        headers=("tool", "median ms", "ratio (median)", "ratio (min-max)"),
-    ))
+    print(
+        f"\n{args.model} (input {MODELS[args.model][1]}, {args.repeats} alternating runs, "
+        f"{args.threads} thread(s), torch {torch.__version__})"
+    )
+    print(
+        tabulate(
+            [
+                (tool, f"{ms:.2f}", f"{median:.3f}x", f"{low:.3f}-{high:.3f}x")
+                for tool, ms, median, low, high in rows
+            ],
+            headers=("tool", "median ms", "ratio (median)", "ratio (min-max)"),
+        )
+    )
 
 
 if __name__ == "__main__":

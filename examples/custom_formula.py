@@ -15,7 +15,9 @@ class SquaredReLU(nn.Module):
         return torch.relu(x) ** 2
 
 
-def squared_relu_ops(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> flopcount.Count:
+def squared_relu_ops(
+    module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor
+) -> flopcount.Count:
     """2 ops per element (the compare of relu, the multiply of the square); no MACs."""
     return flopcount.Count(ops=2 * inputs[0].numel(), macs=0)
 

@@ -63,7 +63,9 @@ class Attention(nn.Module):
         k = self.k(x).view(b, length, c.kv_heads, c.head_dim).transpose(1, 2)
         v = self.v(x).view(b, length, c.kv_heads, c.head_dim).transpose(1, 2)
         q, k = rotate(q, cos, sin), rotate(k, cos, sin)
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=c.kv_heads != c.heads)
+        out = F.scaled_dot_product_attention(
+            q, k, v, is_causal=True, enable_gqa=c.kv_heads != c.heads
+        )
         return self.o(out.transpose(1, 2).reshape(b, length, c.hidden))
 
 
@@ -125,7 +127,9 @@ def analytic_macs(c: Config, tokens: int, batch: int = 1) -> int:
 def main(argv: list[str] | None = None) -> flopcount.Report:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="7b")
-    parser.add_argument("--tokens", type=int, default=None, help="sequence length (default 2048; tiny: 16)")
+    parser.add_argument(
+        "--tokens", type=int, default=None, help="sequence length (default 2048; tiny: 16)"
+    )
     args = parser.parse_args(argv)
     config = PRESETS[args.preset]
     tokens = args.tokens or (16 if args.preset == "tiny" else 2048)
@@ -136,8 +140,10 @@ def main(argv: list[str] | None = None) -> flopcount.Report:
         model(ids)
     print(report.table(max_depth=2))
     expected = analytic_macs(config, tokens)
-    print(f"\n{args.preset}, {tokens} tokens: {report.macs:,} MACs (analytic {expected:,}), "
-          f"{report.total:,} ops")
+    print(
+        f"\n{args.preset}, {tokens} tokens: {report.macs:,} MACs (analytic {expected:,}), "
+        f"{report.total:,} ops"
+    )
     return report
 
 

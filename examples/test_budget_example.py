@@ -1,4 +1,4 @@
-"""Hold a model to an operation budget in its test suite (run: pytest examples/test_budget_example.py)."""
+"""Hold a model to an operation budget in its tests: ``pytest examples/test_budget_example.py``."""
 
 from __future__ import annotations
 

@@ -40,7 +40,5 @@ def as_count(value: Count | int) -> Count:
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, tuple) and len(value) == 2:
             return Count(int(value[0]), int(value[1]))
-        raise TypeError(
-            f"a formula must return flopcount.Count or int, got {type(value).__name__}"
-        )
+        raise TypeError(f"a formula must return flopcount.Count or int, got {type(value).__name__}")
     return Count(value, 0)

@@ -52,13 +52,28 @@ class ReportDiff:
         from tabulate import tabulate
 
         rows = [
-            [c.name or "(root)", c.type, human(c.before), human(c.after), _signed(c.delta),
-             _relative(c.before, c.after), _signed(c.macs_after - c.macs_before)]
+            [
+                c.name or "(root)",
+                c.type,
+                human(c.before),
+                human(c.after),
+                _signed(c.delta),
+                _relative(c.before, c.after),
+                _signed(c.macs_after - c.macs_before),
+            ]
             for c in self.changes
         ]
-        rows.append(["total", "", human(self.total_before), human(self.total_after),
-                     _signed(self.total_delta), _relative(self.total_before, self.total_after),
-                     _signed(self.macs_after - self.macs_before)])
+        rows.append(
+            [
+                "total",
+                "",
+                human(self.total_before),
+                human(self.total_after),
+                _signed(self.total_delta),
+                _relative(self.total_before, self.total_after),
+                _signed(self.macs_after - self.macs_before),
+            ]
+        )
         return tabulate(
             rows,
             headers=("module", "type", "ops before", "ops after", "Δ ops", "Δ %", "Δ MACs"),

@@ -39,6 +39,6 @@ class BudgetExceeded(AssertionError):
     assertion in a test run.
     """
 
-    def __init__(self, message: str, offenders: list[tuple[str, int, int]]) -> None:
+    def __init__(self, message: str, offenders: list[tuple[str, int, float]]) -> None:
         super().__init__(message)
         self.offenders = offenders

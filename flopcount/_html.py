@@ -70,13 +70,14 @@ def to_html(report: Report, title: str = "flopcount report") -> str:
         )
         unsupported = f"<h2>Not counted (no formula)</h2><ul>{items}</ul>"
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{escape(title)}</h1>"
         f'<p class="summary"><b>{total:,}</b> ops · <b>{report.macs:,}</b> MACs</p>'
         + _bars("Top modules by own ops", by_module, total)
         + _bars("Ops by module type", by_type_items, total)
-        + f"<h2>Per-layer table</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        + "<h2>Per-layer table</h2>"
+        + f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         + unsupported
         + "</body></html>\n"
     )

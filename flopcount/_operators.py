@@ -33,9 +33,12 @@ def _public_names() -> dict[Any, str]:
         import torch.nn.functional
 
         spaces = (
-            ("torch.Tensor", torch.Tensor), ("torch.nn.functional", torch.nn.functional),
-            ("torch.fft", torch.fft), ("torch.linalg", torch.linalg),
-            ("torch.special", torch.special), ("torch", torch),
+            ("torch.Tensor", torch.Tensor),
+            ("torch.nn.functional", torch.nn.functional),
+            ("torch.fft", torch.fft),
+            ("torch.linalg", torch.linalg),
+            ("torch.special", torch.special),
+            ("torch", torch),
         )
         for prefix, space in spaces:
             for attr in dir(space):
@@ -71,7 +74,11 @@ class OperatorMode(TorchFunctionMode):
         self.table = session.registry.operator_table()
 
     def __torch_function__(
-        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+        self,
+        func: Any,
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
     ) -> Any:
         if kwargs is None:
             kwargs = {}

@@ -44,7 +44,9 @@ def _check_model(model: object) -> None:
             "cannot see inside compiled TorchScript code; profile the eager nn.Module instead"
         )
     if not isinstance(model, nn.Module):
-        raise TypeError(f"flopcount.profile() expects a torch.nn.Module, got {type(model).__name__}")
+        raise TypeError(
+            f"flopcount.profile() expects a torch.nn.Module, got {type(model).__name__}"
+        )
     # torch._dynamo is imported lazily and only ever loaded by torch.compile: no need to pay
     # for importing it here when the user never compiled anything.
     eval_frame = sys.modules.get("torch._dynamo.eval_frame")
@@ -145,7 +147,7 @@ class _Session:
         lookup = self.registry.lookup
         root = Node("", model, lookup(type(model)), None)
         nodes[model] = root
-        todo: list[tuple[Node, str, nn.Module]] = [
+        todo: list[tuple[Node, str, nn.Module | None]] = [
             (root, name, child) for name, child in reversed(model._modules.items())
         ]
         while todo:
@@ -157,12 +159,17 @@ class _Session:
             nodes[module] = node
             parent.children.append(node)
             if module._modules:
-                todo.extend((node, child_name, child) for child_name, child in reversed(module._modules.items()))
+                todo.extend(
+                    (node, child_name, child)
+                    for child_name, child in reversed(module._modules.items())
+                )
         return root
 
     def install(self, stack: ExitStack) -> None:
         self.pre_hook, post_hook = self._make_hooks()
-        hook = _nn_module.register_module_forward_hook(post_hook, with_kwargs=True, always_call=True)
+        hook = _nn_module.register_module_forward_hook(
+            post_hook, with_kwargs=True, always_call=True
+        )
         # RemovableHandle forgets the with_kwargs flag; drop it ourselves so no state is left.
         stack.callback(_nn_module._global_forward_hooks_with_kwargs.pop, hook.id, None)
         stack.enter_context(hook)
@@ -211,7 +218,9 @@ class _Session:
             if node.formula is not None:
                 session.suppress += 1
 
-        def post_hook(module: nn.Module, args: tuple[Any, ...], kwargs: Any, output: Any = _MISSING) -> None:
+        def post_hook(
+            module: nn.Module, args: tuple[Any, ...], kwargs: Any, output: Any = _MISSING
+        ) -> None:
             node = nodes_get(module)
             if node is None:
                 if not stack or get_ident() != thread:
@@ -243,19 +252,31 @@ class _Session:
         else:
             node.shapes = shapes_of((args, kwargs))
 
-    def _first_call_guarded(self, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def _first_call_guarded(
+        self, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
         with torch._C.DisableTorchFunction():
             self._first_call(node, args, kwargs)
 
     def _evaluate_guarded(
-        self, node: Node, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+        self,
+        node: Node,
+        module: nn.Module,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        output: Any,
     ) -> None:
         # the formula's own tensor accesses must not reach the operator mode
         with torch._C.DisableTorchFunction():
             self._evaluate(node, module, args, kwargs, output)
 
     def _evaluate(
-        self, node: Node, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+        self,
+        node: Node,
+        module: nn.Module,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        output: Any,
     ) -> None:
         if kwargs:
             args = _bind(module, args, kwargs)
@@ -346,7 +367,7 @@ def _run_fake(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -
     tensors = chain(
         model.named_parameters(remove_duplicate=False), model.named_buffers(remove_duplicate=False)
     )
-    state = {name: mode.from_tensor(tensor) for name, tensor in tensors}
+    state: dict[str, torch.Tensor] = {name: mode.from_tensor(t) for name, t in tensors}
     fake_args, fake_kwargs = tree_map_only(torch.Tensor, mode.from_tensor, (args, kwargs))
     with mode:
         functional_call(model, state, fake_args, fake_kwargs, strict=False)

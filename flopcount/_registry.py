@@ -102,7 +102,9 @@ class Registry:
         """
         for module_type in module_types:
             if not (isinstance(module_type, type) and issubclass(module_type, nn.Module)):
-                raise RegistrationError(f"declare_composite() takes nn.Module subclasses, got {module_type!r}")
+                raise RegistrationError(
+                    f"declare_composite() takes nn.Module subclasses, got {module_type!r}"
+                )
         self._composites.update(module_types)
 
     def covers(self, module_type: type) -> bool:

@@ -17,8 +17,18 @@ class Node:
     """Mutable per-module accumulator used while a profile runs (one per module)."""
 
     __slots__ = (
-        "name", "module", "formula", "parent", "children", "calls", "self_ops",
-        "self_macs", "shapes", "pushes", "dynamic", "unsupported",
+        "calls",
+        "children",
+        "dynamic",
+        "formula",
+        "module",
+        "name",
+        "parent",
+        "pushes",
+        "self_macs",
+        "self_ops",
+        "shapes",
+        "unsupported",
     )
 
     def __init__(

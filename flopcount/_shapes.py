@@ -16,7 +16,9 @@ def numel(shape: Sequence[int]) -> int:
     return math.prod(shape)
 
 
-def arg(args: Sequence[Any], kwargs: dict[str, Any], index: int, name: str, default: Any = None) -> Any:
+def arg(
+    args: Sequence[Any], kwargs: dict[str, Any], index: int, name: str, default: Any = None
+) -> Any:
     """Argument ``name`` of a call, whether it was passed by position or by keyword."""
     if len(args) > index:
         return args[index]

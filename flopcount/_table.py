@@ -30,8 +30,15 @@ def _shape_cell(row: ModuleStats) -> str:
 def table_rows(report: Report, max_depth: int | None) -> list[list[str]]:
     total = report.total
     rows = [
-        [_name_cell(row), row.type, str(row.calls), _shape_cell(row), human(row.ops),
-         human(row.macs), percent(row.ops, total)]
+        [
+            _name_cell(row),
+            row.type,
+            str(row.calls),
+            _shape_cell(row),
+            human(row.ops),
+            human(row.macs),
+            percent(row.ops, total),
+        ]
         for row in report.modules.values()
         if max_depth is None or row.depth <= max_depth
     ]
@@ -40,7 +47,9 @@ def table_rows(report: Report, max_depth: int | None) -> list[list[str]]:
 
 
 def render_table(report: Report, *, max_depth: int | None = None, tablefmt: str = "simple") -> str:
-    if max_depth is not None and (isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0):
+    if max_depth is not None and (
+        isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0
+    ):
         raise ValueError(f"max_depth must be a non-negative int or None, got {max_depth!r}")
     text = tabulate(
         table_rows(report, max_depth),
@@ -51,7 +60,9 @@ def render_table(report: Report, *, max_depth: int | None = None, tablefmt: str 
         preserve_whitespace=True,
     )
     if report.unsupported:
-        names = ", ".join(f"{name or '(root)'} ×{calls}" for name, calls in sorted(report.unsupported.items()))
+        names = ", ".join(
+            f"{name or '(root)'} ×{calls}" for name, calls in sorted(report.unsupported.items())
+        )
         text += f"\nnot counted (no formula): {names}"
     return text
 
@@ -59,9 +70,17 @@ def render_table(report: Report, *, max_depth: int | None = None, tablefmt: str 
 def render_offenders(rows: list[tuple[str, int, float]]) -> str:
     """Table of budget offenders: what, actual, budget, overshoot."""
     body = [
-        [what, f"{actual:,} ({human(actual)})", f"{budget:,.0f} ({human(budget)})",
-         f"+{100.0 * (actual - budget) / budget:.1f}%" if budget > 0 else "+inf%"]
+        [
+            what,
+            f"{actual:,} ({human(actual)})",
+            f"{budget:,.0f} ({human(budget)})",
+            f"+{100.0 * (actual - budget) / budget:.1f}%" if budget > 0 else "+inf%",
+        ]
         for what, actual, budget in rows
     ]
-    return tabulate(body, headers=("over budget", "actual", "budget", "overshoot"),
-                    disable_numparse=True, colalign=("left", "right", "right", "right"))
+    return tabulate(
+        body,
+        headers=("over budget", "actual", "budget", "overshoot"),
+        disable_numparse=True,
+        colalign=("left", "right", "right", "right"),
+    )

@@ -43,23 +43,59 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("target", metavar="TARGET", help="package.module:factory, e.g. torchvision.models:resnet18")
-    parser.add_argument("--input", action="append", default=[], metavar="SHAPE",
-                        help="shape of one positional input, e.g. 1x3x224x224 (repeat for several inputs)")
-    parser.add_argument("--dtype", action="append", default=[], metavar="DTYPE",
-                        help="dtype of the inputs (float32, float16, bfloat16, int64, ...): once for "
-                        "all inputs or once per --input; integer inputs are zeros (valid token ids)")
-    parser.add_argument("--kwargs", default=None, metavar="JSON",
-                        help="keyword arguments for the factory as a JSON object, e.g. '{\"num_classes\": 10}'")
-    parser.add_argument("--depth", type=int, default=None, metavar="N", help="show table rows down to depth N")
-    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    parser.add_argument("--output", default=None, metavar="FILE", help="write the report to FILE instead of stdout")
-    parser.add_argument("--meta", action="store_true",
-                        help="build the model and inputs on the meta device: counts without memory or compute")
-    parser.add_argument("--no-operators", action="store_true",
-                        help="count modules by their hooks only (faster; functional calls are not counted)")
-    parser.add_argument("--max-ops", type=float, default=None, metavar="N", help="exit 1 if total ops exceed N (e.g. 5e9)")
-    parser.add_argument("--max-macs", type=float, default=None, metavar="N", help="exit 1 if total MACs exceed N")
+    parser.add_argument(
+        "target", metavar="TARGET", help="package.module:factory, e.g. torchvision.models:resnet18"
+    )
+    parser.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="SHAPE",
+        help="shape of one positional input, e.g. 1x3x224x224 (repeat for several inputs)",
+    )
+    parser.add_argument(
+        "--dtype",
+        action="append",
+        default=[],
+        metavar="DTYPE",
+        help="dtype of the inputs (float32, float16, bfloat16, int64, ...): once for "
+        "all inputs or once per --input; integer inputs are zeros (valid token ids)",
+    )
+    parser.add_argument(
+        "--kwargs",
+        default=None,
+        metavar="JSON",
+        help="keyword arguments for the factory as a JSON object, e.g. '{\"num_classes\": 10}'",
+    )
+    parser.add_argument(
+        "--depth", type=int, default=None, metavar="N", help="show table rows down to depth N"
+    )
+    parser.add_argument(
+        "--format", choices=FORMATS, default="table", help="output format (default: table)"
+    )
+    parser.add_argument(
+        "--output", default=None, metavar="FILE", help="write the report to FILE instead of stdout"
+    )
+    parser.add_argument(
+        "--meta",
+        action="store_true",
+        help="build the model and inputs on the meta device: counts without memory or compute",
+    )
+    parser.add_argument(
+        "--no-operators",
+        action="store_true",
+        help="count modules by their hooks only (faster; functional calls are not counted)",
+    )
+    parser.add_argument(
+        "--max-ops",
+        type=float,
+        default=None,
+        metavar="N",
+        help="exit 1 if total ops exceed N (e.g. 5e9)",
+    )
+    parser.add_argument(
+        "--max-macs", type=float, default=None, metavar="N", help="exit 1 if total MACs exceed N"
+    )
     return parser
 
 
@@ -73,7 +109,9 @@ def _load_target(target: str) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as error:  # an import can fail in any way; say which and why
-        raise UsageError(f"cannot import {module_name!r}: {type(error).__name__}: {error}") from error
+        raise UsageError(
+            f"cannot import {module_name!r}: {type(error).__name__}: {error}"
+        ) from error
     for part in attr_path.split("."):
         try:
             obj = getattr(obj, part)
@@ -98,12 +136,16 @@ def _dtypes(names: list[str], count: int) -> list[Any]:
     if not names:
         names = ["float32"]
     if len(names) not in (1, count):
-        raise UsageError(f"got {len(names)} --dtype for {count} --input: give one, or one per input")
+        raise UsageError(
+            f"got {len(names)} --dtype for {count} --input: give one, or one per input"
+        )
     resolved = []
     for name in names:
         dtype = getattr(torch, name, None)
         if not isinstance(dtype, torch.dtype):
-            raise UsageError(f"bad dtype {name!r}: expected a torch dtype name such as float32 or int64")
+            raise UsageError(
+                f"bad dtype {name!r}: expected a torch dtype name such as float32 or int64"
+            )
         resolved.append(dtype)
     return resolved * count if len(resolved) == 1 else resolved
 
@@ -129,14 +171,20 @@ def _build(args: argparse.Namespace) -> tuple[Any, list[Any]]:
             try:
                 model = target(**factory_kwargs)
             except Exception as error:
-                raise UsageError(f"factory {args.target!r} raised {type(error).__name__}: {error}") from error
+                raise UsageError(
+                    f"factory {args.target!r} raised {type(error).__name__}: {error}"
+                ) from error
         else:
             raise UsageError(f"{args.target!r} is neither an nn.Module nor a callable")
         if not isinstance(model, nn.Module):
-            raise UsageError(f"factory {args.target!r} returned {type(model).__name__}, not an nn.Module")
+            raise UsageError(
+                f"factory {args.target!r} returned {type(model).__name__}, not an nn.Module"
+            )
         inputs = [
-            torch.zeros(shape, dtype=dtype) if not dtype.is_floating_point else torch.randn(shape, dtype=dtype)
-            for shape, dtype in zip(shapes, dtypes)
+            torch.zeros(shape, dtype=dtype)
+            if not dtype.is_floating_point
+            else torch.randn(shape, dtype=dtype)
+            for shape, dtype in zip(shapes, dtypes, strict=True)
         ]
     return model.eval(), inputs
 
@@ -148,7 +196,10 @@ def _render(report: Any, fmt: str, depth: int | None) -> str:
         return str(report.to_csv())
     if fmt == "html":
         return str(report.to_html())
-    return str(report.table(max_depth=depth, tablefmt="github" if fmt == "markdown" else "simple")) + "\n"
+    return (
+        str(report.table(max_depth=depth, tablefmt="github" if fmt == "markdown" else "simple"))
+        + "\n"
+    )
 
 
 def _emit(text: str, output: str | None) -> None:
@@ -186,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         import flopcount
+
         from ._budget import validate_budget
 
         try:

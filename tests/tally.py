@@ -32,7 +32,9 @@ class Tally:
         self.ops += cost * out.numel()
         return out
 
-    def binary(self, fn: Callable[[Tensor, Tensor], Tensor], a: Tensor | float, b: Tensor | float) -> Tensor:
+    def binary(
+        self, fn: Callable[[Tensor, Tensor], Tensor], a: Tensor | float, b: Tensor | float
+    ) -> Tensor:
         out = fn(torch.as_tensor(a), torch.as_tensor(b))
         self.ops += out.numel()
         return out

@@ -32,26 +32,54 @@ def test_table_is_default(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_json_output_has_exact_counts(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "r.json"
-    status, out, _ = run(capsys, TARGET, "--input", f"{B}x{IN}", "--format", "json", "--output", str(path))
+    status, out, _ = run(
+        capsys, TARGET, "--input", f"{B}x{IN}", "--format", "json", "--output", str(path)
+    )
     assert status == 0 and out == ""
     data = json.loads(path.read_text())
     assert data["total"] == {"ops": MLP_OPS, "macs": MLP_MACS}
     assert data["schema"] == "flopcount.report/1"
 
 
-@pytest.mark.parametrize(("fmt", "marker"), [("csv", "name,type,depth"), ("markdown", "| module"), ("html", "<!DOCTYPE html>")])
+@pytest.mark.parametrize(
+    ("fmt", "marker"),
+    [("csv", "name,type,depth"), ("markdown", "| module"), ("html", "<!DOCTYPE html>")],
+)
 def test_other_formats(capsys: pytest.CaptureFixture[str], fmt: str, marker: str) -> None:
     status, out, _ = run(capsys, TARGET, "--input", f"{B}x{IN}", "--format", fmt)
     assert status == 0 and marker in out
 
 
 def test_kwargs_depth_meta_and_int_inputs(capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _ = run(capsys, TARGET, "--input", f"{B}x{IN}", "--kwargs", '{"hidden": 32}', "--depth", "0", "--meta", "--format", "json")
+    status, out, _ = run(
+        capsys,
+        TARGET,
+        "--input",
+        f"{B}x{IN}",
+        "--kwargs",
+        '{"hidden": 32}',
+        "--depth",
+        "0",
+        "--meta",
+        "--format",
+        "json",
+    )
     assert status == 0
     assert json.loads(out)["total"]["macs"] == B * 32 * IN + B * OUT * 32
-    status, out, _ = run(capsys, "tests.fixtures.cli_models:embedder", "--input", "3x5", "--dtype", "int64", "--format", "json")
+    status, out, _ = run(
+        capsys,
+        "tests.fixtures.cli_models:embedder",
+        "--input",
+        "3x5",
+        "--dtype",
+        "int64",
+        "--format",
+        "json",
+    )
     assert status == 0 and json.loads(out)["total"]["macs"] == 3 * 5 * IN * OUT
-    status, out, _ = run(capsys, "tests.fixtures.cli_models:instance", "--input", f"{B}x{IN}", "--no-operators")
+    status, out, _ = run(
+        capsys, "tests.fixtures.cli_models:instance", "--input", f"{B}x{IN}", "--no-operators"
+    )
     assert status == 0
 
 
@@ -67,7 +95,10 @@ def test_over_budget_exits_one_with_table(capsys: pytest.CaptureFixture[str]) ->
         (["nocolon"], "bad target"),
         (["no_such_module_xyz:f", "--input", "1x8"], "cannot import 'no_such_module_xyz'"),
         (["tests.fixtures.cli_models:nope", "--input", "1x8"], "has no attribute 'nope'"),
-        (["tests.fixtures.cli_models:broken", "--input", "1x8"], "raised RuntimeError: no weights here"),
+        (
+            ["tests.fixtures.cli_models:broken", "--input", "1x8"],
+            "raised RuntimeError: no weights here",
+        ),
         (["tests.fixtures.cli_models:not_a_module"], "returned int, not an nn.Module"),
         ([TARGET, "--input", "2xeight"], "bad shape '2xeight'"),
         ([TARGET, "--input", "2x8", "--dtype", "float99"], "bad dtype 'float99'"),
@@ -76,7 +107,9 @@ def test_over_budget_exits_one_with_table(capsys: pytest.CaptureFixture[str]) ->
         ([TARGET, "--input", "2x8", "--depth", "-2"], "bad --depth"),
     ],
 )
-def test_usage_errors_exit_two_in_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+def test_usage_errors_exit_two_in_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     status, _, err = run(capsys, *argv)
     assert status == 2
     assert len(err.strip().splitlines()) == 1 and message in err
@@ -85,7 +118,18 @@ def test_usage_errors_exit_two_in_one_line(capsys: pytest.CaptureFixture[str], a
 def test_diff_of_two_saved_reports(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     run(capsys, TARGET, "--input", f"{B}x{IN}", "--format", "json", "--output", str(a))
-    run(capsys, TARGET, "--input", f"{B}x{IN}", "--kwargs", '{"hidden": 32}', "--format", "json", "--output", str(b))
+    run(
+        capsys,
+        TARGET,
+        "--input",
+        f"{B}x{IN}",
+        "--kwargs",
+        '{"hidden": 32}',
+        "--format",
+        "json",
+        "--output",
+        str(b),
+    )
     status, out, _ = run(capsys, "diff", str(a), str(b))
     assert status == 0
     total_line = out.strip().splitlines()[-1]
@@ -96,6 +140,20 @@ def test_diff_of_two_saved_reports(capsys: pytest.CaptureFixture[str], tmp_path:
 
 
 def test_python_dash_m_and_help() -> None:
-    done = subprocess.run([sys.executable, "-m", "flopcount", "--help"], capture_output=True, text=True, check=True)
-    for option in ("--input", "--dtype", "--kwargs", "--depth", "--format", "--output", "--meta", "--no-operators", "--max-ops", "--max-macs", "examples:"):
+    done = subprocess.run(
+        [sys.executable, "-m", "flopcount", "--help"], capture_output=True, text=True, check=True
+    )
+    for option in (
+        "--input",
+        "--dtype",
+        "--kwargs",
+        "--depth",
+        "--format",
+        "--output",
+        "--meta",
+        "--no-operators",
+        "--max-ops",
+        "--max-macs",
+        "examples:",
+    ):
         assert option in done.stdout

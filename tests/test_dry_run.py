@@ -20,7 +20,12 @@ class Recorder(nn.Module):
 
 def model() -> nn.Sequential:
     return nn.Sequential(
-        nn.Linear(16, 32), nn.BatchNorm1d(32), nn.ReLU(), Recorder(), nn.Linear(32, 4), nn.Softmax(-1)
+        nn.Linear(16, 32),
+        nn.BatchNorm1d(32),
+        nn.ReLU(),
+        Recorder(),
+        nn.Linear(32, 4),
+        nn.Softmax(-1),
     )
 
 

@@ -25,9 +25,7 @@ def test_counts_and_tree_aggregation() -> None:
     model = mlp()
     with flopcount.profile(model) as report:
         model(torch.randn(B, IN))
-    expected = (
-        linear_ops(B, IN, HID) + B * HID + linear_ops(B, HID, OUT) + B * (4 * OUT - 1)
-    )
+    expected = linear_ops(B, IN, HID) + B * HID + linear_ops(B, HID, OUT) + B * (4 * OUT - 1)
     assert report.total == expected
     assert report.macs == B * IN * HID + B * HID * OUT
     assert report.modules["0"].ops == linear_ops(B, IN, HID)
@@ -163,7 +161,9 @@ def test_exception_leaves_model_untouched(where: str, operators: bool) -> None:
     class Root(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.body = nn.Sequential(nn.Linear(IN, IN), Exploding() if where == "leaf" else nn.ReLU())
+            self.body = nn.Sequential(
+                nn.Linear(IN, IN), Exploding() if where == "leaf" else nn.ReLU()
+            )
             self.norm = nn.BatchNorm1d(IN)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -241,7 +241,9 @@ def test_linear_inside_a_formula_module_is_counted_once() -> None:
     registry = flopcount.default_registry().copy()
     registry.register(Wrapped)(lambda m, i, o: Count(5, 1))
     for operators in (True, False):
-        report = flopcount.count(Wrapped(), torch.randn(B, IN), registry=registry, operators=operators)
+        report = flopcount.count(
+            Wrapped(), torch.randn(B, IN), registry=registry, operators=operators
+        )
         assert (report.total, report.macs) == (5, 1)
         assert report.modules["inner"].calls == 0
 

@@ -24,31 +24,40 @@ def run(flop_counter):
 
 
 def test_budget_within_passes(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(MODEL + """
+    pytester.makepyfile(
+        MODEL
+        + """
 @pytest.mark.flop_budget(max_ops=OPS, max_macs=MACS, modules={"0": B * OUT * 2 * IN})
 def test_ok(flop_counter):
     run(flop_counter)
-""")
+"""
+    )
     pytester.runpytest().assert_outcomes(passed=1)
 
 
 def test_budget_exceeded_fails_with_offender_table(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(MODEL + """
+    pytester.makepyfile(
+        MODEL
+        + """
 @pytest.mark.flop_budget(max_ops=OPS - 1)
 def test_over(flop_counter):
     run(flop_counter)
-""")
+"""
+    )
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*BudgetExceeded*", "*total ops*"])
 
 
 def test_unknown_marker_keyword_fails_naming_it(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(MODEL + """
+    pytester.makepyfile(
+        MODEL
+        + """
 @pytest.mark.flop_budget(max_flops=10)
 def test_typo(flop_counter):
     run(flop_counter)
-""")
+"""
+    )
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*unknown keyword(s) 'max_flops'*"])
@@ -72,12 +81,17 @@ def test_marker_is_registered(pytester: pytest.Pytester) -> None:
 
 
 def test_baseline_update_compare_and_drift(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_model=MODEL + """
+    pytester.makepyfile(
+        test_model=MODEL
+        + """
 def test_counted(flop_counter):
     run(flop_counter)
-""")
+"""
+    )
     baseline = pytester.path / "flops.json"
-    pytester.runpytest(f"--flop-baseline={baseline}", "--flop-baseline-update").assert_outcomes(passed=1)
+    pytester.runpytest(f"--flop-baseline={baseline}", "--flop-baseline-update").assert_outcomes(
+        passed=1
+    )
     recorded = json.loads(baseline.read_text())
     ops = 2 * 4 * 2 * 8 + 2 * 4
     assert recorded == {"test_model.py::test_counted": {"macs": 2 * 4 * 8, "ops": ops}}
@@ -91,14 +105,19 @@ def test_counted(flop_counter):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"*ops: baseline {ops - 10:,} -> now {ops:,}*"])
     # within a 10% tolerance the same drift passes
-    pytester.runpytest(f"--flop-baseline={baseline}", "--flop-tolerance=0.1").assert_outcomes(passed=1)
+    pytester.runpytest(f"--flop-baseline={baseline}", "--flop-tolerance=0.1").assert_outcomes(
+        passed=1
+    )
 
 
 def test_baseline_missing_entry_is_reported(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_model=MODEL + """
+    pytester.makepyfile(
+        test_model=MODEL
+        + """
 def test_counted(flop_counter):
     run(flop_counter)
-""")
+"""
+    )
     baseline = pytester.path / "flops.json"
     baseline.write_text("{}\n")
     result = pytester.runpytest(f"--flop-baseline={baseline}")
@@ -108,7 +127,8 @@ def test_counted(flop_counter):
 
 def test_plugin_import_does_not_import_torch(pytester: pytest.Pytester) -> None:
     result = pytester.run(
-        __import__("sys").executable, "-c",
+        __import__("sys").executable,
+        "-c",
         "import sys, pytest_flopcount; print('torch' in sys.modules)",
     )
     assert result.stdout.lines[-1] == "False"

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._count import Count

@@ -9,15 +9,24 @@ from torch import nn
 import flopcount
 
 PURE_CONTAINERS = {
-    nn.Module, nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.ParameterList,
-    nn.ParameterDict, nn.Container, nn.DataParallel, nn.RNNBase, nn.RNNCellBase,
+    nn.Module,
+    nn.Sequential,
+    nn.ModuleList,
+    nn.ModuleDict,
+    nn.ParameterList,
+    nn.ParameterDict,
+    nn.Container,
+    nn.DataParallel,
+    nn.RNNBase,
+    nn.RNNCellBase,
 }
 
 
 def torch_nn_classes() -> list[type]:
     return sorted(
         {
-            obj for obj in vars(nn).values()
+            obj
+            for obj in vars(nn).values()
             if isinstance(obj, type) and issubclass(obj, nn.Module) and obj not in PURE_CONTAINERS
         },
         key=lambda cls: cls.__name__,
@@ -48,7 +57,9 @@ def test_a_composite_declaration_does_not_hide_children() -> None:
     registry.declare_composite(Stack)
     registry.register(nn.ReLU)(lambda module, inputs, output: inputs[0].numel())
     assert registry.covers(Stack) and registry.lookup(Stack) is None
-    report = flopcount.count(Stack(nn.ReLU(), nn.ReLU()), torch.randn(3), registry=registry, strict=True)
+    report = flopcount.count(
+        Stack(nn.ReLU(), nn.ReLU()), torch.randn(3), registry=registry, strict=True
+    )
     assert report.total == 2 * 3
 
 
@@ -64,7 +75,8 @@ def test_every_registered_module_type_has_a_docs_section() -> None:
         return name in text or name.removeprefix("Lazy") in text or family in text
 
     undocumented = sorted(
-        cls.__name__ for cls in flopcount.registered_types()
+        cls.__name__
+        for cls in flopcount.registered_types()
         if cls.__module__.startswith("torch.") and not documented(cls.__name__)
     )
     assert undocumented == []

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
 from typing import Any
 
-import types
-
 import torch
-import torch._dynamo  # noqa: F401  (its import re-wraps torch.manual_seed; do that up front)
+import torch._dynamo
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules import module as nn_module
@@ -38,8 +37,12 @@ class Snapshot:
     def of(cls, model: nn.Module) -> Snapshot:
         return cls(
             hooks=[
-                (name, tuple(m._forward_hooks), tuple(m._forward_pre_hooks),
-                 tuple(m._forward_hooks_always_called))
+                (
+                    name,
+                    tuple(m._forward_hooks),
+                    tuple(m._forward_pre_hooks),
+                    tuple(m._forward_hooks_always_called),
+                )
                 for name, m in model.named_modules()
             ],
             state_keys=list(model.state_dict()),
@@ -47,11 +50,14 @@ class Snapshot:
             parameters=[(name, id(p), p.requires_grad) for name, p in model.named_parameters()],
             training=[(name, m.training) for name, m in model.named_modules()],
             global_hooks=tuple(
-                len(d) for d in (
-                    nn_module._global_forward_hooks, nn_module._global_forward_pre_hooks,
+                len(d)
+                for d in (
+                    nn_module._global_forward_hooks,
+                    nn_module._global_forward_pre_hooks,
                     nn_module._global_forward_hooks_with_kwargs,
                     nn_module._global_forward_hooks_always_called,
-                    nn_module._global_backward_hooks, nn_module._global_backward_pre_hooks,
+                    nn_module._global_backward_hooks,
+                    nn_module._global_backward_pre_hooks,
                 )
             ),
             function_ids=(_functions(torch), _functions(F), _functions(torch.Tensor)),
@@ -67,7 +73,9 @@ class Snapshot:
         assert self.parameters == other.parameters
         assert self.training == other.training
         assert self.global_hooks == other.global_hooks, (self.global_hooks, other.global_hooks)
-        for before, after in zip(self.function_ids, other.function_ids):
-            changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+        for before, after in zip(self.function_ids, other.function_ids, strict=True):
+            changed = sorted(
+                name for name in before.keys() | after.keys() if before.get(name) != after.get(name)
+            )
             assert not changed, f"torch functions replaced: {changed[:10]}"
         assert self.modes == other.modes == 0

@@ -61,7 +61,10 @@ def test_two_threads_two_models_get_their_own_counts() -> None:
         except BaseException as error:  # surfaced below, in the main thread
             errors.append(error)
 
-    threads = [threading.Thread(target=work, args=("a", a, xa)), threading.Thread(target=work, args=("b", b, xb))]
+    threads = [
+        threading.Thread(target=work, args=("a", a, xa)),
+        threading.Thread(target=work, args=("b", b, xb)),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

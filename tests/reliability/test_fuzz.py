@@ -95,7 +95,9 @@ def build(tree: object, channels: int, length: int) -> nn.Module:
 
 trees = st.recursive(
     st.integers(min_value=0, max_value=len(LEAVES) - 1),
-    lambda inner: st.tuples(st.sampled_from(["sequential", "residual"]), st.lists(inner, min_size=1, max_size=4)),
+    lambda inner: st.tuples(
+        st.sampled_from(["sequential", "residual"]), st.lists(inner, min_size=1, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -126,7 +128,9 @@ def test_random_models_keep_every_invariant(
     before = Snapshot.of(model)
     reports = []
     for operators in (True, False):
-        reports.append(flopcount.count(model, x, operators=operators, strict=operators, dry_run=True))
+        reports.append(
+            flopcount.count(model, x, operators=operators, strict=operators, dry_run=True)
+        )
         after = Snapshot.of(model)
         before.assert_same(after)
     for report in reports:

@@ -37,7 +37,9 @@ class DictIn(nn.Module):
 
 
 def test_dict_input_and_tuple_output() -> None:
-    report = flopcount.count(DictIn(), {"a": torch.randn(B, D), "b": torch.randn(B, D)}, strict=True)
+    report = flopcount.count(
+        DictIn(), {"a": torch.randn(B, D), "b": torch.randn(B, D)}, strict=True
+    )
     assert report.total == 2 * LINEAR
     assert report.modules[""].input_shapes == ((B, D), (B, D))
 
@@ -64,7 +66,12 @@ def test_zero_dim_zero_size_and_mixed_dtypes() -> None:
         def forward(self, ids: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
             return self.fc(self.embed(ids).double() + x)
 
-    report = flopcount.count(Mixed(), torch.zeros(B, dtype=torch.long), torch.randn(B, D, dtype=torch.float64), strict=True)
+    report = flopcount.count(
+        Mixed(),
+        torch.zeros(B, dtype=torch.long),
+        torch.randn(B, D, dtype=torch.float64),
+        strict=True,
+    )
     assert report.total == LINEAR + B * D  # the embedding lookup is free, the add is not
 
 
@@ -122,7 +129,10 @@ def test_torch_compile_is_refused_clearly() -> None:
     assert flopcount.count(compiled._orig_mod, torch.randn(B, D)).total == LINEAR
 
 
-@pytest.mark.parametrize("context", [torch.no_grad, torch.inference_mode, lambda: torch.autocast("cpu", dtype=torch.bfloat16)])
+@pytest.mark.parametrize(
+    "context",
+    [torch.no_grad, torch.inference_mode, lambda: torch.autocast("cpu", dtype=torch.bfloat16)],
+)
 def test_grad_modes_and_autocast(context: object) -> None:
     model = nn.Sequential(nn.Linear(D, D), nn.ReLU())
     with context():  # type: ignore[operator]
