@@ -173,22 +173,21 @@ class _Session:
         # RemovableHandle forgets the with_kwargs flag; drop it ourselves so no state is left.
         stack.callback(_nn_module._global_forward_hooks_with_kwargs.pop, hook.id, None)
         stack.enter_context(hook)
-        for node in self.nodes.values():
-            node.unsupported = node.formula is None and not node.children and not self.operators
         if self.operators:
+            # every module is pushed; a formula-less leaf is counted by its operators
             stack.enter_context(_nn_module.register_module_forward_pre_hook(self.pre_hook))
             from ._operators import OperatorMode
 
             stack.enter_context(OperatorMode(self))
-            for node in self.nodes.values():
-                node.pushes = True
-        else:
-            for node in self.nodes.values():
-                if node is self.root or (node.formula is not None and node.children):
-                    node.pushes = True
-                    stack.enter_context(
-                        node.module.register_forward_pre_hook(self.pre_hook, prepend=True)
-                    )
+            return
+        for node in self.nodes.values():
+            if node.formula is None:
+                if not node.children:
+                    node.unsupported = True
+            elif node.children:
+                stack.enter_context(node.module.register_forward_pre_hook(self.pre_hook, prepend=True))
+        if self.root.formula is None:  # the root's push marks "inside the model" for new modules
+            stack.enter_context(self.root.module.register_forward_pre_hook(self.pre_hook, prepend=True))
 
     def finish(self) -> Node:
         self.stack.clear()
@@ -228,7 +227,7 @@ class _Session:
                 node = add_dynamic(module)
             elif get_ident() != thread:
                 return
-            if node.pushes and stack and stack[-1] is node:
+            if stack and stack[-1] is node:  # only pushed nodes are ever on the stack
                 stack.pop()
                 if node.formula is not None:
                     session.suppress -= 1
@@ -304,7 +303,6 @@ class _Session:
             parent,
         )
         node.dynamic = True
-        node.pushes = self.operators
         node.unsupported = node.formula is None and not self.operators
         parent.children.append(node)
         self.nodes[module] = node

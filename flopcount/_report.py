@@ -14,22 +14,18 @@ if TYPE_CHECKING:
 
 
 class Node:
-    """Mutable per-module accumulator used while a profile runs (one per module)."""
+    """Mutable per-module accumulator used while a profile runs (one per module).
 
-    __slots__ = (
-        "calls",
-        "children",
-        "dynamic",
-        "formula",
-        "module",
-        "name",
-        "parent",
-        "pushes",
-        "self_macs",
-        "self_ops",
-        "shapes",
-        "unsupported",
-    )
+    Counters default on the class, so building the tree of a 100,000-module model sets
+    only the five attributes every node needs.
+    """
+
+    calls = 0
+    self_ops = 0
+    self_macs = 0
+    shapes: tuple[tuple[int, ...], ...] = ()
+    dynamic = False
+    unsupported = False
 
     def __init__(
         self, name: str, module: nn.Module, formula: ModuleFormula | None, parent: Node | None
@@ -39,13 +35,6 @@ class Node:
         self.formula = formula
         self.parent = parent
         self.children: list[Node] = []
-        self.calls = 0
-        self.self_ops = 0
-        self.self_macs = 0
-        self.shapes: tuple[tuple[int, ...], ...] = ()
-        self.pushes = False
-        self.dynamic = False
-        self.unsupported = False
 
     @property
     def label(self) -> str:

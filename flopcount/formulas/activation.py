@@ -107,7 +107,7 @@ def pointwise(cost: int, definition: str = "") -> Any:
     """Formula factory for activations costing ``cost`` ops per element: ``cost·numel(x)``."""
 
     def formula(module: nn.Module, inputs: tuple[Any, ...], output: Tensor) -> Count:
-        return elementwise_count(inputs[0].shape, cost)
+        return Count(cost * inputs[0].numel())  # = elementwise_count(shape, cost), faster
 
     formula.__doc__ = f"{cost} op(s) per input element{': ' + definition if definition else '.'}"
     formula.__qualname__ = formula.__name__ = f"pointwise_{cost}"
