@@ -297,3 +297,18 @@ def test_report_is_not_readable_inside_the_block() -> None:
     with flopcount.profile(model) as report:
         with pytest.raises(RuntimeError, match="after the with-block"):
             report.total  # noqa: B018
+
+
+def test_garbage_collector_state_is_restored() -> None:
+    import gc
+
+    model = mlp()
+    assert gc.isenabled()
+    flopcount.count(model, torch.randn(B, IN))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        flopcount.count(model, torch.randn(B, IN))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
