@@ -98,15 +98,15 @@ class OperatorMode(TorchFunctionMode):
         with torch._C.DisableTorchFunction():
             try:
                 value = formula(args, kwargs, out)
+                if type(value) is not Count:
+                    value = as_count(value)
             except Exception as error:
                 node = session.stack[-1]
                 raise FormulaError(
                     f"the formula for {operator_name(func)} called in {node.label} "
                     f"({type(node.module).__name__}) failed on input shapes "
-                    f"{list(shapes_of((args, kwargs)))}: {error}"
+                    f"{list(shapes_of((args, kwargs)))}: {type(error).__name__}: {error}"
                 ) from error
-        if type(value) is not Count:
-            value = as_count(value)
         node = session.stack[-1]
         node.self_ops += value.ops
         node.self_macs += value.macs

@@ -195,9 +195,13 @@ class _Session:
                 if not node.children:
                     node.unsupported = True
             elif node.children:
-                stack.enter_context(node.module.register_forward_pre_hook(self.pre_hook, prepend=True))
+                stack.enter_context(
+                    node.module.register_forward_pre_hook(self.pre_hook, prepend=True)
+                )
         if self.root.formula is None:  # the root's push marks "inside the model" for new modules
-            stack.enter_context(self.root.module.register_forward_pre_hook(self.pre_hook, prepend=True))
+            stack.enter_context(
+                self.root.module.register_forward_pre_hook(self.pre_hook, prepend=True)
+            )
 
     def finish(self) -> Node:
         self.stack.clear()
@@ -291,13 +295,13 @@ class _Session:
             args = _bind(module, args, kwargs)
         try:
             value = node.formula(module, args, output)  # type: ignore[misc]
+            if type(value) is not Count:
+                value = as_count(value)
         except Exception as error:
             raise FormulaError(
                 f"the formula for {node.label} ({type(module).__name__}) failed on input "
-                f"shapes {list(shapes_of(args))}: {error}"
+                f"shapes {list(shapes_of(args))}: {type(error).__name__}: {error}"
             ) from error
-        if type(value) is not Count:
-            value = as_count(value)
         node.self_ops += value.ops
         node.self_macs += value.macs
 
