@@ -57,6 +57,8 @@ _TORCH_FUNCTIONS = (
     "empty", "empty_strided", "zeros", "ones", "full", "rand", "randn", "randint",
     "randperm", "arange", "range", "linspace", "logspace", "eye", "tensor", "as_tensor",
     "asarray", "from_numpy", "scalar_tensor", "normal", "bernoulli", "multinomial",
+    # checks: ``torch._assert(cond, msg)`` (torchvision's ViT and MaxViT) tests a condition
+    "_assert",
 )
 _INIT_FUNCTIONS = (
     "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",

@@ -1,0 +1,203 @@
+"""Check flopcount on Hugging Face transformers against an analytic count of their MACs.
+
+GPT-2, BERT, LLaMA (grouped-query attention) and T5 (encoder-decoder, relative position
+bias) are built from small but realistic configs (no weights are downloaded:
+``AutoModel*.from_config``), once with ``attn_implementation="eager"`` (explicit
+``q @ kᵀ``, softmax, ``@ v``) and once with ``"sdpa"``
+(``F.scaled_dot_product_attention``). One forward at a fixed batch and sequence length is
+profiled under ``strict=True`` (anything uncountable raises), and ``report.macs`` is
+compared with the analytic count below: every projection, both attention products
+(``QKᵀ`` and ``AV``), the MLP and the head.
+
+Run (needs torch + transformers; CPU, no network)::
+
+    python benchmarks/validate_transformers.py
+
+Exit status 1 when a model is off by more than 0.1 % or anything was unsupported.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import transformers
+from tabulate import tabulate
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoModelForSeq2SeqLM,
+    BertConfig,
+    GPT2Config,
+    LlamaConfig,
+    T5Config,
+)
+
+import flopcount
+
+BATCH = 2
+SEQ = 128  # tokens per sequence (T5: encoder length; its decoder gets SEQ // 2)
+VOCAB = 8000
+TOLERANCE = 0.001  # relative
+
+
+# -- analytic MACs ---------------------------------------------------------------------
+# T = B·L tokens, h = hidden width, H heads of width d, V = vocabulary.
+def attention_products(batch: int, heads: int, queries: int, keys: int, head_dim: int) -> int:
+    """``QKᵀ`` (L·S dot products of d terms) plus ``AV`` (L·d dot products of S terms)."""
+    return 2 * batch * heads * queries * keys * head_dim
+
+
+def gpt2_macs(c: GPT2Config, b: int, n: int) -> int:
+    """Per layer: c_attn h→3h, QKᵀ, AV, c_proj h→h, MLP h→4h→h; head h→V."""
+    t, h = b * n, c.n_embd
+    inner = c.n_inner or 4 * h
+    layer = t * h * 3 * h + attention_products(b, c.n_head, n, n, h // c.n_head)
+    layer += t * h * h + 2 * t * h * inner
+    return c.n_layer * layer + t * h * c.vocab_size
+
+
+def bert_macs(c: BertConfig, b: int, n: int) -> int:
+    """Per layer: q, k, v, output h→h, QKᵀ, AV, MLP h→I→h; MLM head: h→h transform, h→V."""
+    t, h = b * n, c.hidden_size
+    layer = 4 * t * h * h + attention_products(
+        b, c.num_attention_heads, n, n, h // c.num_attention_heads
+    )
+    layer += 2 * t * h * c.intermediate_size
+    return c.num_hidden_layers * layer + t * h * h + t * h * c.vocab_size
+
+
+def llama_macs(c: LlamaConfig, b: int, n: int) -> int:
+    """Per layer: q, o h→h; k, v h→kv·d (grouped-query); QKᵀ, AV over all H query heads;
+    gated MLP gate, up h→I, down I→h; head h→V. Rotary embeddings are elementwise."""
+    t, h, heads = b * n, c.hidden_size, c.num_attention_heads
+    d = h // heads
+    layer = 2 * t * h * h + 2 * t * h * c.num_key_value_heads * d
+    layer += attention_products(b, heads, n, n, d) + 3 * t * h * c.intermediate_size
+    return c.num_hidden_layers * layer + t * h * c.vocab_size
+
+
+def t5_macs(c: T5Config, b: int, n: int, m: int) -> int:
+    """Encoder (n tokens) per layer: q, k, v, o h↔H·d_kv, QKᵀ, AV, MLP h→d_ff→h.
+    Decoder (m tokens) per layer: the same self-attention and MLP on m tokens, plus
+    cross-attention: q, o on m tokens, k, v on the n encoder tokens, QKᵀ and AV of m×n;
+    head h→V on the decoder's m tokens."""
+    h, inner = c.d_model, c.num_heads * c.d_kv
+    te, td = b * n, b * m
+    encoder = 4 * te * h * inner + attention_products(b, c.num_heads, n, n, c.d_kv)
+    encoder += 2 * te * h * c.d_ff
+    decoder = 4 * td * h * inner + attention_products(b, c.num_heads, m, m, c.d_kv)
+    decoder += 2 * td * h * inner + 2 * te * h * inner
+    decoder += attention_products(b, c.num_heads, m, n, c.d_kv) + 2 * td * h * c.d_ff
+    return c.num_layers * encoder + c.num_decoder_layers * decoder + td * h * c.vocab_size
+
+
+@dataclass
+class Case:
+    name: str
+    auto: Any
+    config: Any
+    analytic: Callable[[], int]
+    seq2seq: bool = False
+
+
+def cases() -> list[Case]:
+    gpt2 = GPT2Config(
+        n_embd=512, n_layer=4, n_head=8, vocab_size=VOCAB, n_positions=512,
+        bos_token_id=0, eos_token_id=0,
+    )  # fmt: skip
+    bert = BertConfig(
+        hidden_size=512, num_hidden_layers=4, num_attention_heads=8, intermediate_size=2048,
+        vocab_size=VOCAB, max_position_embeddings=512,
+    )  # fmt: skip
+    llama = LlamaConfig(
+        hidden_size=512, num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=2,
+        intermediate_size=1376, vocab_size=VOCAB, max_position_embeddings=512,
+    )  # fmt: skip
+    t5 = T5Config(
+        d_model=512, d_kv=64, d_ff=2048, num_layers=4, num_decoder_layers=4, num_heads=8,
+        vocab_size=VOCAB,
+    )  # fmt: skip
+    return [
+        Case("GPT-2", AutoModelForCausalLM, gpt2, lambda: gpt2_macs(gpt2, BATCH, SEQ)),
+        Case("BERT", AutoModelForMaskedLM, bert, lambda: bert_macs(bert, BATCH, SEQ)),
+        Case("LLaMA (GQA)", AutoModelForCausalLM, llama, lambda: llama_macs(llama, BATCH, SEQ)),
+        Case("T5", AutoModelForSeq2SeqLM, t5, lambda: t5_macs(t5, BATCH, SEQ, SEQ // 2), True),
+    ]
+
+
+def run(case: Case, implementation: str) -> dict[str, Any]:
+    torch.manual_seed(0)
+    model = case.auto.from_config(case.config, attn_implementation=implementation).eval()
+    inputs: dict[str, Any] = {"input_ids": torch.randint(0, VOCAB, (BATCH, SEQ))}
+    if case.seq2seq:
+        inputs["decoder_input_ids"] = torch.randint(0, VOCAB, (BATCH, SEQ // 2))
+    start = time.perf_counter()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            report = flopcount.count(model, strict=True, **inputs)
+            unsupported: dict[str, int] = {}
+        except flopcount.UnsupportedError:
+            report = flopcount.count(model, **inputs)
+            unsupported = dict(report.unsupported)
+    seconds = time.perf_counter() - start
+    analytic = case.analytic()
+    deviation = (report.macs - analytic) / analytic * 100
+    return {
+        "model": f"{case.name} [{type(model).__name__}]",
+        "attention": model.config._attn_implementation,
+        "macs": report.macs,
+        "analytic": analytic,
+        "deviation": deviation,
+        "ops": report.total,
+        "unsupported": unsupported,
+        "ok": abs(deviation) <= TOLERANCE * 100 and not unsupported,
+        "seconds": seconds,
+    }
+
+
+def main() -> int:
+    print(
+        f"torch {torch.__version__}, transformers {transformers.__version__}, flopcount "
+        f"{flopcount.__version__}; batch {BATCH}, sequence {SEQ} (T5 decoder {SEQ // 2}), "
+        f"vocabulary {VOCAB}; CPU",
+        flush=True,
+    )
+    rows = [run(case, impl) for case in cases() for impl in ("eager", "sdpa")]
+    table = [
+        [
+            r["model"], r["attention"], f"{r['analytic']:,}", f"{r['macs']:,}",
+            f"{r['deviation']:+.4f}", f"{r['ops']:,}",
+            ", ".join(f"{k} ×{v}" for k, v in r["unsupported"].items()) or "none",
+            "yes" if r["ok"] else "NO",
+        ]
+        for r in rows
+    ]  # fmt: skip
+    headers = ["model", "attention", "analytic MACs", "flopcount MACs", "deviation %",
+               "flopcount ops", "unsupported", "ok"]  # fmt: skip
+    print(tabulate(table, headers=headers, tablefmt="github", disable_numparse=True))
+    print()
+    for eager, sdpa in zip(rows[::2], rows[1::2], strict=True):
+        same = "identical" if eager["macs"] == sdpa["macs"] else "DIFFERENT"
+        print(
+            f"{eager['model']}: eager vs sdpa MACs {same}; ops differ by "
+            f"{eager['ops'] - sdpa['ops']:+,} ({(eager['ops'] - sdpa['ops']) / sdpa['ops']:+.4%})"
+        )
+    failed = [f"{r['model']} {r['attention']}" for r in rows if not r["ok"]]
+    print(
+        f"\n{len(rows) - len(failed)}/{len(rows)} within {TOLERANCE:.1%} with nothing unsupported; "
+        f"{sum(r['seconds'] for r in rows):.1f} s of profiling"
+    )
+    if failed:
+        print("failed: " + ", ".join(failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
