@@ -70,22 +70,41 @@ def run_llms() -> None:
     for preset in ("7b", "70b"):
         out = subprocess.run(
             [sys.executable, __file__, "--llm-child", preset],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     from tabulate import tabulate
 
     print("\nLLaMA-shaped models on the meta device, 2048 tokens (medians of 3)")
-    print(tabulate(
-        [
-            (r["preset"], r["modules"], f"{r['plain_s']:.3f}", f"{r['counted_s']:.3f}",
-             f"{r['extra_s']:.3f}", f"{r['extra_rss_mb']:.1f}", f"{r['macs']:,}",
-             "yes" if r["macs"] == r["analytic_macs"] else "NO")
-            for r in rows
-        ],
-        headers=("preset", "modules", "plain forward s", "profiled s", "extra s", "extra peak RSS MB",
-                 "MACs", "= analytic"),
-    ))
+    print(
+        tabulate(
+            [
+                (
+                    r["preset"],
+                    r["modules"],
+                    f"{r['plain_s']:.3f}",
+                    f"{r['counted_s']:.3f}",
+                    f"{r['extra_s']:.3f}",
+                    f"{r['extra_rss_mb']:.1f}",
+                    f"{r['macs']:,}",
+                    "yes" if r["macs"] == r["analytic_macs"] else "NO",
+                )
+                for r in rows
+            ],
+            headers=(
+                "preset",
+                "modules",
+                "plain forward s",
+                "profiled s",
+                "extra s",
+                "extra peak RSS MB",
+                "MACs",
+                "= analytic",
+            ),
+        )
+    )
 
 
 def run_dry_run(batch: int = 32) -> None:
@@ -106,9 +125,12 @@ def run_dry_run(batch: int = 32) -> None:
             times.append(time.perf_counter() - start)
         real = flopcount.count(model, x)
     same = (dry.total, dry.macs) == (real.total, real.macs)
-    print(f"\nResNet-50, batch {batch}: plain forward {plain:.2f} s; dry run {statistics.median(times):.3f} s "
-          f"= {statistics.median(times) / plain:.1%} of it; counts identical to a real run: {same} "
-          f"({dry.macs:,} MACs)")
+    dry_s = statistics.median(times)
+    print(
+        f"\nResNet-50, batch {batch}: plain forward {plain:.2f} s; dry run {dry_s:.3f} s "
+        f"= {dry_s / plain:.1%} of it; counts identical to a real run: {same} "
+        f"({dry.macs:,} MACs)"
+    )
 
 
 def run_registration() -> None:
