@@ -110,26 +110,27 @@ def measure(name: str, repeats: int) -> list[tuple[str, float, float, float, flo
         for run in tools.values():  # warm-up: imports, allocator, lazy init
             run()
         times: dict[str, list[float]] = {tool: [] for tool in tools}
-        plain_times: list[float] = []
+        ratios: dict[str, list[float]] = {tool: [] for tool in tools}
         for _ in range(repeats):
             for tool, run in tools.items():
-                # each tool's run is paired with a plain forward right before it
+                # each run is paired with a plain forward right before it and the pair's
+                # ratio is the sample: slow drifts of a shared machine cancel out
                 start = time.perf_counter()
                 tools["plain forward"]()
-                plain_times.append(time.perf_counter() - start)
+                plain = time.perf_counter() - start
                 start = time.perf_counter()
                 run()
-                times[tool].append(time.perf_counter() - start)
-    base = statistics.median(plain_times)
+                elapsed = time.perf_counter() - start
+                times[tool].append(elapsed)
+                ratios[tool].append(elapsed / plain)
     for tool, samples in times.items():
-        ratios = [t / base for t in samples]
         rows.append(
             (
                 tool,
                 statistics.median(samples) * 1e3,
-                statistics.median(ratios),
-                min(ratios),
-                max(ratios),
+                statistics.median(ratios[tool]),
+                min(ratios[tool]),
+                max(ratios[tool]),
             )
         )
     return rows

@@ -218,6 +218,8 @@ class _Session:
         add_dynamic = self._add_dynamic
         first_call = self._first_call_guarded if self.operators else self._first_call
         evaluate = self._evaluate_guarded if self.operators else self._evaluate
+        guarded = self.operators  # shape reads must then bypass the operator mode
+        Tensor = torch.Tensor  # noqa: N806
 
         def pre_hook(module: nn.Module, args: tuple[Any, ...]) -> None:
             node = nodes_get(module)
@@ -247,9 +249,12 @@ class _Session:
                     session.suppress -= 1
             if output is _MISSING or session.suppress:
                 return  # _MISSING: the forward raised (always_call hooks get no kwargs then)
-            node.calls += 1
-            if node.calls == 1:
-                first_call(node, args, kwargs)
+            calls = node.calls = node.calls + 1
+            if calls == 1:
+                if guarded or kwargs or len(args) != 1 or type(args[0]) is not Tensor:
+                    first_call(node, args, kwargs)
+                else:  # the common case, inline: one tensor in
+                    node.shapes = (args[0].shape,)
             formula = node.formula
             if formula is None:
                 if node.unsupported:
