@@ -110,27 +110,20 @@ def measure(name: str, repeats: int) -> list[tuple[str, float, float, float, flo
         for run in tools.values():  # warm-up: imports, allocator, lazy init
             run()
         times: dict[str, list[float]] = {tool: [] for tool in tools}
-        ratios: dict[str, list[float]] = {tool: [] for tool in tools}
         for _ in range(repeats):
-            for tool, run in tools.items():
-                # each run is paired with a plain forward right before it and the pair's
-                # ratio is the sample: slow drifts of a shared machine cancel out
-                start = time.perf_counter()
-                tools["plain forward"]()
-                plain = time.perf_counter() - start
+            for tool, run in tools.items():  # round-robin: every tool sees the same drifts
                 start = time.perf_counter()
                 run()
-                elapsed = time.perf_counter() - start
-                times[tool].append(elapsed)
-                ratios[tool].append(elapsed / plain)
+                times[tool].append(time.perf_counter() - start)
+    base = statistics.median(times["plain forward"])
     for tool, samples in times.items():
         rows.append(
             (
                 tool,
                 statistics.median(samples) * 1e3,
-                statistics.median(ratios[tool]),
-                min(ratios[tool]),
-                max(ratios[tool]),
+                statistics.median(samples) / base,
+                min(samples) / base,
+                max(samples) / base,
             )
         )
     return rows
