@@ -1,7 +1,7 @@
 """Overhead of counting: the whole ``with profile(model): model(x)`` block over a plain forward.
 
 Runs flopcount (hooks only and with operator counting) and every installed peer (torch's
-FlopCounterMode, thop, ptflops, fvcore) on the same model, alternating, one model per
+FlopCounterMode, thop, ptflops, moduleprofiler, fvcore) on the same model, alternating, one model per
 process, and prints median ratios with their min-max range. Timing is wall clock on one
 thread; run it on an otherwise idle machine and compare ratios within one run only.
 
@@ -81,6 +81,13 @@ def runners(model: nn.Module, x: torch.Tensor) -> dict[str, Runner]:
         found["ptflops"] = lambda: get_model_complexity_info(
             model, tuple(x.shape[1:]), as_strings=False, print_per_layer_stat=False, verbose=False
         )
+    except ImportError:
+        pass
+    try:
+        from moduleprofiler import ModuleProfiler
+
+        module_profiler = ModuleProfiler()
+        found["moduleprofiler"] = lambda: module_profiler.estimate_ops(model, x)
     except ImportError:
         pass
     try:
