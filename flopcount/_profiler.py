@@ -167,7 +167,7 @@ class _Session:
             qualified = f"{parent.name}.{name}" if parent.name else name
             node = Node(qualified, module, lookup(type(module)), parent)
             nodes[module] = node
-            parent.children.append(node)
+            parent.add_child(node)
             if module._modules:
                 todo.extend(
                     (node, child_name, child)
@@ -323,7 +323,7 @@ class _Session:
         )
         node.dynamic = True
         node.unsupported = node.formula is None and not self.operators
-        parent.children.append(node)
+        parent.add_child(node)
         self.nodes[module] = node
         return node
 

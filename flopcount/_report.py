@@ -17,9 +17,10 @@ class Node:
     """Mutable per-module accumulator used while a profile runs (one per module).
 
     Counters default on the class, so building the tree of a 100,000-module model sets
-    only the five attributes every node needs.
+    only the four attributes every node needs.
     """
 
+    children: list[Node] | tuple[()] = ()  # a list once the first child is added
     calls = 0
     self_ops = 0
     self_macs = 0
@@ -34,7 +35,12 @@ class Node:
         self.module = module
         self.formula = formula
         self.parent = parent
-        self.children: list[Node] = []
+
+    def add_child(self, child: Node) -> None:
+        if self.children:
+            self.children.append(child)  # type: ignore[union-attr]
+        else:
+            self.children = [child]
 
     @property
     def label(self) -> str:
