@@ -20,9 +20,9 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models import resnet50  # noqa: E402
+from models import resnet50
 
-import flopcount  # noqa: E402
+import flopcount
 
 
 def timed(fn: object, repeats: int = 20) -> float:
@@ -40,10 +40,12 @@ def main() -> None:
     if not torch.cuda.is_available():
         raise SystemExit("no CUDA device: nothing to check")
     device = torch.device("cuda")
+    layer = nn.TransformerEncoderLayer(256, 8, batch_first=True)
+    layer = nn.TransformerEncoderLayer(256, 8, batch_first=True)
     models = {
         "resnet50": (resnet50().eval().to(device), torch.randn(8, 3, 224, 224, device=device)),
         "encoder": (
-            nn.TransformerEncoder(nn.TransformerEncoderLayer(256, 8, batch_first=True), 4).to(device),
+            nn.TransformerEncoder(layer, 4).to(device).eval(),
             torch.randn(8, 128, 256, device=device),
         ),
     }

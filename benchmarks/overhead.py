@@ -1,9 +1,9 @@
 """Overhead of counting: the whole ``with profile(model): model(x)`` block over a plain forward.
 
 Runs flopcount (hooks only and with operator counting) and every installed peer (torch's
-FlopCounterMode, thop, ptflops, moduleprofiler, fvcore) on the same model, alternating, one model per
-process, and prints median ratios with their min-max range. Timing is wall clock on one
-thread; run it on an otherwise idle machine and compare ratios within one run only.
+FlopCounterMode, thop, ptflops, moduleprofiler, fvcore) on the same model, alternating,
+one model per process, and prints median ratios with their min-max range. Timing is wall
+clock on one thread; run it on an otherwise idle machine and compare ratios within one run.
 
     python benchmarks/overhead.py                 # every model, one process each
     python benchmarks/overhead.py --model resnet50 --repeats 15
