@@ -66,8 +66,10 @@ def main() -> None:
                 with flopcount.profile(model):  # noqa: B023
                     model(x)  # noqa: B023
 
-            print(f"{name}: no synchronisation; {report.macs:,} MACs; "
-                  f"profiled/plain = {timed(profiled) / plain:.3f}x")
+            print(
+                f"{name}: no synchronisation; {report.macs:,} MACs; "
+                f"profiled/plain = {timed(profiled) / plain:.3f}x"
+            )
 
 
 if __name__ == "__main__":
