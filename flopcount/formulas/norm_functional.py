@@ -7,6 +7,7 @@ arguments in different orders.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -29,73 +30,45 @@ def _ndim(normalized_shape: Any) -> int:
     return 1 if isinstance(normalized_shape, int) else len(normalized_shape)
 
 
-@register_operator(F.batch_norm)
-def batch_norm_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Count:
-    """``F.batch_norm(input, running_mean, running_var, weight, bias, training, ...)``."""
-    training = bool(arg(args, kwargs, 5, "training", False))
-    mean = arg(args, kwargs, 1, "running_mean") is not None
-    var = arg(args, kwargs, 2, "running_var") is not None
-    return batch_norm_count(
-        args[0].shape,
-        training,
-        arg(args, kwargs, 3, "weight") is not None,
-        arg(args, kwargs, 4, "bias") is not None,
-        training and mean,
-        training and var,
-    )
+def _statistics_norm(
+    count: Callable[..., Count], flag: tuple[int, str, bool], positions: tuple[int, int, int, int]
+) -> Callable[[tuple[Any, ...], dict[str, Any], Tensor], Count]:
+    """An operator formula for batch or instance norm, whose ``F.`` and ``torch.`` forms
+    differ only in where they take ``weight``, ``bias``, ``running_mean`` and
+    ``running_var`` (``positions``, in that order) and the name of the statistics flag."""
+    flag_index, flag_name, flag_default = flag
+    names = ("weight", "bias", "running_mean", "running_var")
+
+    def formula(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Count:
+        batch_stats = bool(arg(args, kwargs, flag_index, flag_name, flag_default))
+        weight, bias, mean, var = (
+            arg(args, kwargs, index, name) is not None
+            for index, name in zip(positions, names, strict=True)
+        )
+        return count(
+            args[0].shape, batch_stats, weight, bias, batch_stats and mean, batch_stats and var
+        )
+
+    formula.__doc__ = f"{count.__name__} with the statistics flag ``{flag_name}`` at {flag_index}."
+    return formula
 
 
-@register_operator(torch.batch_norm)
-def torch_batch_norm_operator(
-    args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor
-) -> Count:
-    """``torch.batch_norm(input, weight, bias, running_mean, running_var, training, ...)``."""
-    training = bool(arg(args, kwargs, 5, "training", False))
-    mean = arg(args, kwargs, 3, "running_mean") is not None
-    var = arg(args, kwargs, 4, "running_var") is not None
-    return batch_norm_count(
-        args[0].shape,
-        training,
-        arg(args, kwargs, 1, "weight") is not None,
-        arg(args, kwargs, 2, "bias") is not None,
-        training and mean,
-        training and var,
-    )
-
-
-@register_operator(F.instance_norm)
-def instance_norm_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Count:
-    """``F.instance_norm(input, running_mean, running_var, weight, bias, use_input_stats, ...)``."""
-    stats = bool(arg(args, kwargs, 5, "use_input_stats", True))
-    mean = arg(args, kwargs, 1, "running_mean") is not None
-    var = arg(args, kwargs, 2, "running_var") is not None
-    return instance_norm_count(
-        args[0].shape,
-        stats,
-        arg(args, kwargs, 3, "weight") is not None,
-        arg(args, kwargs, 4, "bias") is not None,
-        stats and mean,
-        stats and var,
-    )
-
-
-@register_operator(torch.instance_norm)
-def torch_instance_norm_operator(
-    args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor
-) -> Count:
-    """``torch.instance_norm(input, weight, bias, running_mean, running_var, use_input_stats,
-    momentum, eps, cudnn_enabled)``."""
-    stats = bool(arg(args, kwargs, 5, "use_input_stats", True))
-    mean = arg(args, kwargs, 3, "running_mean") is not None
-    var = arg(args, kwargs, 4, "running_var") is not None
-    return instance_norm_count(
-        args[0].shape,
-        stats,
-        arg(args, kwargs, 1, "weight") is not None,
-        arg(args, kwargs, 2, "bias") is not None,
-        stats and mean,
-        stats and var,
-    )
+# F.batch_norm(input, running_mean, running_var, weight, bias, training, ...)
+register_operator(F.batch_norm)(
+    _statistics_norm(batch_norm_count, (5, "training", False), (3, 4, 1, 2))
+)
+# torch.batch_norm(input, weight, bias, running_mean, running_var, training, ...)
+register_operator(torch.batch_norm)(
+    _statistics_norm(batch_norm_count, (5, "training", False), (1, 2, 3, 4))
+)
+# F.instance_norm(input, running_mean, running_var, weight, bias, use_input_stats, ...)
+register_operator(F.instance_norm)(
+    _statistics_norm(instance_norm_count, (5, "use_input_stats", True), (3, 4, 1, 2))
+)
+# torch.instance_norm(input, weight, bias, running_mean, running_var, use_input_stats, ...)
+register_operator(torch.instance_norm)(
+    _statistics_norm(instance_norm_count, (5, "use_input_stats", True), (1, 2, 3, 4))
+)
 
 
 @register_operator(F.layer_norm, torch.layer_norm)
