@@ -107,7 +107,8 @@ class profile:  # noqa: N801 - a context manager named like contextlib's
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._exit_stack is not None
+        if self._exit_stack is None:
+            raise RuntimeError("flopcount.profile.__exit__ called without __enter__")
         self._exit_stack.close()
         self.report._fill(self._session.finish(), self._session.unsupported)
         if exc_type is not None:
@@ -116,7 +117,7 @@ class profile:  # noqa: N801 - a context manager named like contextlib's
         if unsupported and self.strict:
             raise UnsupportedError(unsupported)
         if unsupported:
-            names = ", ".join(sorted(unsupported)[:8])
+            names = ", ".join(sorted(name or "(root)" for name in unsupported)[:8])
             more = "" if len(unsupported) <= 8 else f" and {len(unsupported) - 8} more"
             warnings.warn(
                 f"flopcount could not count {names}{more}; see Report.unsupported",
