@@ -34,7 +34,7 @@ def test_golden_table() -> None:
     # ReLU 8·64; Dropout in eval 0; Linear(64, 10) = 8·10·2·64; Softmax 8·(4·10 − 1).
     assert r.modules["features.0"].ops == 8 * 64 * 2 * 32 == 32768
     assert r.modules["head.1"].ops == 8 * (4 * 10 - 1) == 312
-    assert r.total == 32768 + 512 + 0 + 10240 + 312
+    assert r.total == 8 * 64 * 2 * 32 + 8 * 64 + 0 + 8 * 10 * 2 * 64 + 8 * (4 * 10 - 1)
     assert r.table() == (GOLDEN / "classifier_table.txt").read_text().rstrip("\n")
     assert str(r) == r.table()
 
