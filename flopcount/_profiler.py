@@ -260,8 +260,19 @@ class _Session:
             if formula is None:
                 if node.unsupported:
                     session.count_unsupported(node.name)
-            elif formula is not zero_cost:
+            elif formula is zero_cost:
+                return
+            elif guarded or kwargs:
                 evaluate(node, module, args, kwargs, output)
+            else:  # the common case, inline: no keyword arguments, no operator mode to bypass
+                try:
+                    value = formula(module, args, output)
+                except Exception as error:
+                    raise session.formula_error(node, module, args, error) from error
+                if type(value) is not Count:
+                    value = session.checked(node, module, args, value)
+                node.self_ops += value[0]
+                node.self_macs += value[1]
 
         return pre_hook, post_hook
 
@@ -301,15 +312,27 @@ class _Session:
             args = _bind(module, args, kwargs)
         try:
             value = node.formula(module, args, output)  # type: ignore[misc]
-            if type(value) is not Count:
-                value = as_count(value)
         except Exception as error:
-            raise FormulaError(
-                f"the formula for {node.label} ({type(module).__name__}) failed on input "
-                f"shapes {list(shapes_of(args))}: {type(error).__name__}: {error}"
-            ) from error
+            raise self.formula_error(node, module, args, error) from error
+        if type(value) is not Count:
+            value = self.checked(node, module, args, value)
         node.self_ops += value.ops
         node.self_macs += value.macs
+
+    def formula_error(
+        self, node: Node, module: nn.Module, args: tuple[Any, ...], error: Exception
+    ) -> FormulaError:
+        return FormulaError(
+            f"the formula for {node.label} ({type(module).__name__}) failed on input "
+            f"shapes {list(shapes_of(args))}: {type(error).__name__}: {error}"
+        )
+
+    def checked(self, node: Node, module: nn.Module, args: tuple[Any, ...], value: Any) -> Count:
+        """A formula's ``int`` (or bad) return value as a :class:`Count`, or a FormulaError."""
+        try:
+            return as_count(value)
+        except TypeError as error:
+            raise self.formula_error(node, module, args, error) from error
 
     def _add_dynamic(self, module: nn.Module) -> Node:
         """A module the model creates or swaps in during forward: a child of the caller."""
