@@ -19,5 +19,6 @@ from . import (  # noqa: F401  (imported for their registrations)
     pooling,
     recurrent,
     reduction,
+    selection,
     shape,
 )
