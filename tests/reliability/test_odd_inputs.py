@@ -149,3 +149,21 @@ def test_counts_beyond_2_to_the_63_on_meta() -> None:
     assert report.macs == 2**20 * width * width == 2**64
     assert report.total == 2**20 * width * (2 * width - 1) > 2**63
     assert isinstance(report.total, int)
+
+
+def test_backward_and_checkpoint_recomputation_are_not_counted() -> None:
+    from torch.utils.checkpoint import checkpoint
+
+    class Checkpointed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(D, D)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return checkpoint(self.fc, x, use_reentrant=False)
+
+    model = Checkpointed()
+    with flopcount.profile(model, strict=True) as report:
+        model(torch.randn(B, D, requires_grad=True)).sum().backward()
+    assert report.modules["fc"].calls == 1
+    assert report.total == LINEAR  # the .sum() runs outside the model: not its work
