@@ -217,10 +217,9 @@ class _Session:
         thread = self.thread
         get_ident = threading.get_ident
         add_dynamic = self._add_dynamic
-        first_call = self._first_call_guarded if self.operators else self._first_call
-        evaluate = self._evaluate_guarded if self.operators else self._evaluate
-        guarded = self.operators  # shape reads must then bypass the operator mode
-        Tensor = torch.Tensor  # noqa: N806
+        first_call, evaluate = self._first_call, self._evaluate
+        if self.operators:  # shape reads and formulas must not reach the operator mode
+            first_call, evaluate = _guarded(first_call), _guarded(evaluate)
 
         def pre_hook(module: nn.Module, args: tuple[Any, ...]) -> None:
             node = nodes_get(module)
@@ -252,53 +251,23 @@ class _Session:
                 return  # _MISSING: the forward raised (always_call hooks get no kwargs then)
             calls = node.calls = node.calls + 1
             if calls == 1:
-                if guarded or kwargs or len(args) != 1 or type(args[0]) is not Tensor:
-                    first_call(node, args, kwargs)
-                else:  # the common case, inline: one tensor in
-                    node.shapes = (args[0].shape,)
+                first_call(node, args, kwargs)
             formula = node.formula
             if formula is None:
                 if node.unsupported:
                     session.count_unsupported(node.name)
             elif formula is zero_cost:
                 return
-            elif guarded or kwargs:
+            else:
                 evaluate(node, module, args, kwargs, output)
-            else:  # the common case, inline: no keyword arguments, no operator mode to bypass
-                try:
-                    value = formula(module, args, output)
-                except Exception as error:
-                    raise session.formula_error(node, module, args, error) from error
-                if type(value) is not Count:
-                    value = session.checked(node, module, args, value)
-                node.self_ops += value[0]
-                node.self_macs += value[1]
 
         return pre_hook, post_hook
 
     def _first_call(self, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if len(args) == 1 and not kwargs and type(args[0]) is torch.Tensor:
-            node.shapes = (args[0].shape,)  # torch.Size is an immutable tuple
+            node.shapes = (args[0].shape,)  # the common case; torch.Size is an immutable tuple
         else:
             node.shapes = shapes_of((args, kwargs))
-
-    def _first_call_guarded(
-        self, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> None:
-        with torch._C.DisableTorchFunction():
-            self._first_call(node, args, kwargs)
-
-    def _evaluate_guarded(
-        self,
-        node: Node,
-        module: nn.Module,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        output: Any,
-    ) -> None:
-        # the formula's own tensor accesses must not reach the operator mode
-        with torch._C.DisableTorchFunction():
-            self._evaluate(node, module, args, kwargs, output)
 
     def _evaluate(
         self,
@@ -353,6 +322,16 @@ class _Session:
 
     def count_unsupported(self, name: str) -> None:
         self.unsupported[name] = self.unsupported.get(name, 0) + 1
+
+
+def _guarded(method: Any) -> Any:
+    """``method`` run with torch-function modes (our operator mode among them) switched off."""
+
+    def run(*args: Any) -> None:
+        with torch._C.DisableTorchFunction():
+            method(*args)
+
+    return run
 
 
 _SIGNATURES: dict[type, Any] = {}

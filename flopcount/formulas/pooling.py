@@ -195,53 +195,52 @@ def lp_pool_module(module: nn.LPPool1d, inputs: tuple[Any, ...], output: Tensor)
 
 
 # -- operators -------------------------------------------------------------------------
-def _max_pool_operator(dims: int) -> Any:
-    def formula(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Count:
-        return max_pool_count(
-            arg(args, kwargs, 0, "input").shape,
-            first_tensor(output).shape,
-            dims,
-            arg(args, kwargs, 1, "kernel_size"),
-            arg(args, kwargs, 2, "stride"),
-            arg(args, kwargs, 3, "padding", 0),
-            arg(args, kwargs, 4, "dilation", 1),
-        )
+Parameter = tuple[int, str, Any]  # (position, keyword name, default) in the F. signature
 
-    formula.__doc__ = f"``F.max_pool{dims}d(input, kernel_size, stride, padding, dilation, ...)``"
-    formula.__qualname__ = formula.__name__ = f"max_pool{dims}d_operator"
+
+def _pool_operator(name: str, count: Any, dims: int, parameters: tuple[Parameter, ...]) -> Any:
+    """An operator formula calling ``count(input_shape, output_shape, dims, *parameters)``,
+    with each parameter read from the call by position or keyword."""
+
+    def formula(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Count:
+        values = [arg(args, kwargs, index, key, default) for index, key, default in parameters]
+        input_shape = arg(args, kwargs, 0, "input").shape
+        return count(input_shape, first_tensor(output).shape, dims, *values)  # type: ignore[no-any-return]
+
+    keys = ", ".join(key for _, key, _ in parameters)
+    formula.__doc__ = f"``F.{name}{dims}d(input, {keys}, ...)``"
+    formula.__qualname__ = formula.__name__ = f"{name}{dims}d_operator"
     return formula
+
+
+_MAX_ARGS: tuple[Parameter, ...] = (
+    (1, "kernel_size", None),
+    (2, "stride", None),
+    (3, "padding", 0),
+    (4, "dilation", 1),
+)
+_AVG_ARGS: tuple[Parameter, ...] = (
+    (1, "kernel_size", None),
+    (2, "stride", None),
+    (3, "padding", 0),
+)
+_LP_ARGS: tuple[Parameter, ...] = (
+    (1, "norm_type", None),
+    (2, "kernel_size", None),
+    (3, "stride", None),
+)
+
+
+def _max_pool_operator(dims: int) -> Any:
+    return _pool_operator("max_pool", max_pool_count, dims, _MAX_ARGS)
 
 
 def _avg_pool_operator(dims: int) -> Any:
-    def formula(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Count:
-        return avg_pool_count(
-            arg(args, kwargs, 0, "input").shape,
-            output.shape,
-            dims,
-            arg(args, kwargs, 1, "kernel_size"),
-            arg(args, kwargs, 2, "stride"),
-            arg(args, kwargs, 3, "padding", 0),
-        )
-
-    formula.__doc__ = f"``F.avg_pool{dims}d(input, kernel_size, stride, padding, ...)``"
-    formula.__qualname__ = formula.__name__ = f"avg_pool{dims}d_operator"
-    return formula
+    return _pool_operator("avg_pool", avg_pool_count, dims, _AVG_ARGS)
 
 
 def _lp_pool_operator(dims: int) -> Any:
-    def formula(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Count:
-        return lp_pool_count(
-            arg(args, kwargs, 0, "input").shape,
-            output.shape,
-            dims,
-            arg(args, kwargs, 1, "norm_type"),
-            arg(args, kwargs, 2, "kernel_size"),
-            arg(args, kwargs, 3, "stride"),
-        )
-
-    formula.__doc__ = f"``F.lp_pool{dims}d(input, norm_type, kernel_size, stride, ceil_mode)``"
-    formula.__qualname__ = formula.__name__ = f"lp_pool{dims}d_operator"
-    return formula
+    return _pool_operator("lp_pool", lp_pool_count, dims, _LP_ARGS)
 
 
 register_operator(
