@@ -8,7 +8,9 @@ changes the profile that is running.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from torch import nn
@@ -166,6 +168,28 @@ class Registry:
 
 
 DEFAULT = Registry()
+
+
+_ACTIVE: ContextVar[Registry | None] = ContextVar("flopcount_active_registry", default=None)
+
+
+def active_registry() -> Registry:
+    """The registry of the profile running in this context (the default one outside any).
+
+    Composite formulas (a Transformer layer priced from its parts) price those parts
+    through it, so a profile's own registry reaches inside them.
+    """
+    return _ACTIVE.get() or DEFAULT
+
+
+@contextmanager
+def using(registry: Registry) -> Iterator[None]:
+    """Make ``registry`` the :func:`active_registry` for the duration of the block."""
+    token = _ACTIVE.set(registry)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
 
 
 def default_registry() -> Registry:
