@@ -2,16 +2,25 @@
 
 One :class:`Registry` holds both kinds, because a module and the function it calls are
 the same arithmetic (``nn.Softmax`` and ``F.softmax`` share one shape-level formula).
+There is one way to fill it, the decorators :func:`register` (module types),
+:func:`register_operator` (torch functions) and :func:`register_composite` (module types
+counted as the sum of their children); ``zero_cost`` is registered like any formula.
+Every registration records the file and line that made it, which :func:`explain` shows.
+A formula's signature is checked when it is registered, not when a model first runs it.
 Profiles snapshot the registry when they start, so registering during a profile never
 changes the profile that is running.
 """
 
 from __future__ import annotations
 
+import inspect
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
 
 from torch import nn
 
@@ -25,18 +34,78 @@ OperatorFormula = Callable[[tuple[Any, ...], dict[str, Any], Any], "Count | int"
 """``(args, kwargs, output) -> Count | int`` for a torch function or tensor method."""
 
 F = TypeVar("F", bound=Callable[..., Any])
+Kind = Literal["module", "operator", "composite"]
+
+_PACKAGE = Path(__file__).resolve().parent
+# Frames in these files are registration plumbing: a site is the first frame outside them.
+_PLUMBING = {str(_PACKAGE / "_registry.py"), str(_PACKAGE / "formulas" / "primitives.py")}
 
 
 def zero_cost(*_: Any) -> Count:
-    """Formula of things that do no arithmetic (views, copies, lookups, containers of data).
+    """Does no arithmetic: views, copies, metadata, creation, containers of data.
 
-    The profiler recognises this function and skips calling it on the hot path.
+    The profiler recognises this formula and skips calling it on the hot path.
     """
     return Count(0, 0)
 
 
-def _type_name(obj: object) -> str:
-    return getattr(obj, "__qualname__", None) or repr(obj)
+def composite(*_: Any) -> Count:
+    """Counted as the sum of its children and of the torch functions its forward calls.
+
+    Recorded by :func:`register_composite`; never called.
+    """
+    return Count(0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """One target's formula and where it was registered (``file``, ``line``)."""
+
+    target: Any
+    kind: Kind
+    formula: Callable[..., Any]
+    file: str
+    line: int
+
+
+def _name(obj: object) -> str:
+    return getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
+
+
+def _call_site() -> tuple[str, int]:
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename in _PLUMBING:
+        frame = frame.f_back
+    return frame.f_code.co_filename, frame.f_lineno
+
+
+def _check_signature(formula: Any, kind: str, targets: tuple[Any, ...]) -> None:
+    """Refuse a formula that cannot be called with the three arguments every formula gets."""
+    if not callable(formula):
+        raise RegistrationError(f"a formula must be callable, got {formula!r}")
+    try:
+        signature = inspect.signature(formula)
+    except (TypeError, ValueError):  # a builtin without introspectable signature
+        return
+    try:
+        signature.bind(None, None, None)
+    except TypeError:
+        expected = "(module, inputs, output)" if kind == "module" else "(args, kwargs, output)"
+        names = ", ".join(_name(t) for t in targets)
+        raise RegistrationError(
+            f"the formula {_name(formula)}{signature} registered for {names} cannot be called "
+            f"as {expected}: a formula takes exactly those three arguments"
+        ) from None
+
+
+def _check_module_types(module_types: tuple[Any, ...], verb: str) -> None:
+    if not module_types:
+        raise RegistrationError(f"{verb}() needs at least one module type")
+    for module_type in module_types:
+        if not (isinstance(module_type, type) and issubclass(module_type, nn.Module)):
+            raise RegistrationError(
+                f"{verb}() takes torch.nn.Module subclasses, got {module_type!r}"
+            )
 
 
 class Registry:
@@ -49,77 +118,57 @@ class Registry:
     def __init__(self) -> None:
         self._modules: dict[type, ModuleFormula] = {}
         self._operators: dict[Any, OperatorFormula] = {}
-        self._resolved: dict[type, ModuleFormula | None] = {}
         self._composites: set[type] = set()
+        self._sites: dict[tuple[str, Any], tuple[str, int]] = {}
+        self._resolved: dict[type, ModuleFormula | None] = {}
 
-    # -- modules -------------------------------------------------------------------
+    # -- registering ---------------------------------------------------------------
     def register(self, *module_types: type, replace: bool = False) -> Callable[[F], F]:
         """Decorator: ``formula(module, inputs, output)`` counts calls of ``module_types``.
 
         Several types may share one formula. Registering a type that already has a
         formula raises :class:`RegistrationError` unless ``replace=True``.
         """
-        if not module_types:
-            raise RegistrationError("register() needs at least one module type")
+        _check_module_types(module_types, "register")
         for module_type in module_types:
-            if not (isinstance(module_type, type) and issubclass(module_type, nn.Module)):
+            if not replace and (module_type in self._modules or module_type in self._composites):
                 raise RegistrationError(
-                    f"register() takes torch.nn.Module subclasses, got {module_type!r}"
+                    f"{_name(module_type)} already has a formula "
+                    f"({self._describe(module_type)}); pass replace=True to override"
                 )
-            if module_type in self._modules and not replace:
-                raise RegistrationError(
-                    f"{_type_name(module_type)} already has a formula "
-                    f"({_type_name(self._modules[module_type])}); pass replace=True to override"
-                )
+        site = _call_site()
 
         def decorator(formula: F) -> F:
-            if not callable(formula):
-                raise RegistrationError(f"a formula must be callable, got {formula!r}")
+            _check_signature(formula, "module", module_types)
             for module_type in module_types:
+                self._composites.discard(module_type)
                 self._modules[module_type] = formula
+                self._sites["module", module_type] = site
             self._resolved.clear()
             return formula
 
         return decorator
 
-    def lookup(self, module_type: type) -> ModuleFormula | None:
-        """The formula of ``module_type`` or of its nearest registered base class."""
-        try:
-            return self._resolved[module_type]
-        except KeyError:
-            pass
-        found = None
-        for base in module_type.__mro__:
-            if base in self._modules:
-                found = self._modules[base]
-                break
-        self._resolved[module_type] = found
-        return found
+    def register_composite(self, *module_types: type, replace: bool = False) -> None:
+        """Mark types whose cost is exactly their children's (and their own torch calls).
 
-    def declare_composite(self, *module_types: type) -> None:
-        """Mark types whose cost is exactly their children's (and their direct torch calls).
-
-        Such a type gets no formula, so its children are counted; the declaration only
-        records that this is deliberate (``nn.TransformerEncoder`` stacks its layers).
+        Such a type gets no formula, so its children are counted; the registration records
+        that this is deliberate (``nn.TransformerEncoder`` stacks its layers).
         """
+        _check_module_types(module_types, "register_composite")
         for module_type in module_types:
-            if not (isinstance(module_type, type) and issubclass(module_type, nn.Module)):
+            if not replace and module_type in self._modules:
                 raise RegistrationError(
-                    f"declare_composite() takes nn.Module subclasses, got {module_type!r}"
+                    f"{_name(module_type)} already has a formula "
+                    f"({self._describe(module_type)}); pass replace=True to override"
                 )
-        self._composites.update(module_types)
+        site = _call_site()
+        for module_type in module_types:
+            self._modules.pop(module_type, None)
+            self._composites.add(module_type)
+            self._sites["module", module_type] = site
+        self._resolved.clear()
 
-    def covers(self, module_type: type) -> bool:
-        """True if ``module_type`` has a formula or is a declared composite (via its MRO)."""
-        if self.lookup(module_type) is not None:
-            return True
-        return any(base in self._composites for base in module_type.__mro__)
-
-    def module_types(self) -> tuple[type, ...]:
-        """Every module type registered directly (subclasses inherit without a row)."""
-        return tuple(self._modules)
-
-    # -- operators -----------------------------------------------------------------
     def register_operator(self, *functions: Any, replace: bool = False) -> Callable[[F], F]:
         """Decorator: ``formula(args, kwargs, output)`` counts calls of ``functions``.
 
@@ -133,25 +182,97 @@ class Registry:
                 raise RegistrationError(f"register_operator() takes callables, got {function!r}")
             if function in self._operators and not replace:
                 raise RegistrationError(
-                    f"{_type_name(function)} already has a formula; pass replace=True to override"
+                    f"{_name(function)} already has a formula "
+                    f"({self._describe(function)}); pass replace=True to override"
                 )
+        site = _call_site()
 
         def decorator(formula: F) -> F:
+            _check_signature(formula, "operator", functions)
             for function in functions:
                 self._operators[function] = formula
+                self._sites["operator", function] = site
             return formula
 
         return decorator
 
-    def declare_zero_cost(self, *functions: Any) -> None:
-        """Mark torch functions that do no arithmetic (views, metadata, copies)."""
-        self.register_operator(*functions)(zero_cost)
+    # -- looking up ----------------------------------------------------------------
+    def lookup(self, module_type: type) -> ModuleFormula | None:
+        """The formula of ``module_type`` or of its nearest registered base class."""
+        try:
+            return self._resolved[module_type]
+        except KeyError:
+            pass
+        found = None
+        for base in module_type.__mro__:
+            if base in self._modules:
+                found = self._modules[base]
+                break
+            if base in self._composites:
+                break
+        self._resolved[module_type] = found
+        return found
+
+    def covers(self, module_type: type) -> bool:
+        """True if ``module_type`` has a formula or is a registered composite (via its MRO)."""
+        return self._owner(module_type) is not None
 
     def lookup_operator(self, function: Any) -> OperatorFormula | None:
         return self._operators.get(function)
 
+    def module_types(self) -> tuple[type, ...]:
+        """Every module type registered directly (subclasses inherit without a row)."""
+        return tuple(self._modules)
+
+    def composite_types(self) -> tuple[type, ...]:
+        return tuple(self._composites)
+
     def operators(self) -> tuple[Any, ...]:
         return tuple(self._operators)
+
+    def registration(self, target: Any) -> Registration | None:
+        """How ``target`` (a module type or a torch function) is counted, and where that
+        was decided; a module type answers with its nearest registered base class."""
+        if isinstance(target, type) and issubclass(target, nn.Module):
+            owner = self._owner(target)
+            if owner is None:
+                return None
+            if owner in self._composites:
+                kind: Kind = "composite"
+                formula: Callable[..., Any] = composite
+            else:
+                kind, formula = "module", self._modules[owner]
+            file, line = self._sites.get(("module", owner), ("", 0))
+            return Registration(owner, kind, formula, file, line)
+        try:
+            formula = self._operators[target]
+        except (KeyError, TypeError):
+            return None
+        file, line = self._sites.get(("operator", target), ("", 0))
+        return Registration(target, "operator", formula, file, line)
+
+    def registrations(self) -> Iterator[Registration]:
+        """Every registration made directly (module types, composites, operators)."""
+        for module_type in (*self._modules, *self._composites):
+            found = self.registration(module_type)
+            if found is not None:
+                yield found
+        for function in self._operators:
+            found = self.registration(function)
+            if found is not None:
+                yield found
+
+    def _owner(self, module_type: type) -> type | None:
+        for base in module_type.__mro__:
+            if base in self._modules or base in self._composites:
+                return base
+        return None
+
+    def _describe(self, target: Any) -> str:
+        found = self.registration(target)
+        if found is None:
+            return "none"
+        return f"{_name(found.formula)}, registered at {found.file}:{found.line}"
 
     # -- whole registry ------------------------------------------------------------
     def copy(self) -> Registry:
@@ -160,6 +281,7 @@ class Registry:
         clone._modules.update(self._modules)
         clone._operators.update(self._operators)
         clone._composites.update(self._composites)
+        clone._sites.update(self._sites)
         return clone
 
     def operator_table(self) -> dict[Any, OperatorFormula]:
@@ -168,7 +290,6 @@ class Registry:
 
 
 DEFAULT = Registry()
-
 
 _ACTIVE: ContextVar[Registry | None] = ContextVar("flopcount_active_registry", default=None)
 
@@ -205,6 +326,11 @@ def register(*module_types: type, replace: bool = False) -> Callable[[F], F]:
 def register_operator(*functions: Any, replace: bool = False) -> Callable[[F], F]:
     """Register a formula for torch functions in the default registry."""
     return DEFAULT.register_operator(*functions, replace=replace)
+
+
+def register_composite(*module_types: type, replace: bool = False) -> None:
+    """Register ``module_types`` in the default registry as counted by their children."""
+    DEFAULT.register_composite(*module_types, replace=replace)
 
 
 def registered_types() -> tuple[type, ...]:

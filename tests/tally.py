@@ -1,8 +1,10 @@
 """An independent op counter for tests: reference implementations count as they compute.
 
 Every primitive does the real arithmetic with torch (so a reference's output can be
-checked against the module under test) and adds the number of elementary operations it
-performed, one per output element per primitive, to ``ops``. Reductions and products are
+checked against the module under test) and adds the elementary operations it performed to
+``ops``: its price per output element, read from the library's one price list
+(:data:`flopcount.formulas.primitives.PRICES`), so a test can never price a primitive
+differently from the library. Reductions and products are
 written as loops of binary adds and multiplies, so no closed form is ever assumed: a
 formula is only trusted when it equals what these loops counted.
 """
@@ -15,6 +17,7 @@ import torch
 from torch import Tensor
 
 import flopcount
+from flopcount.formulas.primitives import PRICES
 
 
 class Tally:
@@ -27,44 +30,61 @@ class Tally:
         return flopcount.Count(self.ops, self.macs)
 
     # -- elementwise ---------------------------------------------------------------
-    def unary(self, fn: Callable[[Tensor], Tensor], x: Tensor, cost: int = 1) -> Tensor:
+    def unary(
+        self, fn: Callable[[Tensor], Tensor], x: Tensor, cost: int = PRICES["compare"]
+    ) -> Tensor:
+        """``fn`` on every element at ``cost`` ops each (default: one test or select)."""
         out = fn(x)
         self.ops += cost * out.numel()
         return out
 
     def binary(
-        self, fn: Callable[[Tensor, Tensor], Tensor], a: Tensor | float, b: Tensor | float
+        self,
+        fn: Callable[[Tensor, Tensor], Tensor],
+        a: Tensor | float,
+        b: Tensor | float,
+        cost: int = PRICES["compare"],
     ) -> Tensor:
         out = fn(torch.as_tensor(a), torch.as_tensor(b))
-        self.ops += out.numel()
+        self.ops += cost * out.numel()
         return out
 
     def add(self, a: Tensor | float, b: Tensor | float) -> Tensor:
-        return self.binary(torch.add, a, b)
+        return self.binary(torch.add, a, b, PRICES["add"])
 
     def sub(self, a: Tensor | float, b: Tensor | float) -> Tensor:
-        return self.binary(torch.sub, a, b)
+        return self.binary(torch.sub, a, b, PRICES["add"])
 
     def mul(self, a: Tensor | float, b: Tensor | float) -> Tensor:
-        return self.binary(torch.mul, a, b)
+        return self.binary(torch.mul, a, b, PRICES["mul"])
 
     def div(self, a: Tensor | float, b: Tensor | float) -> Tensor:
-        return self.binary(torch.div, a, b)
+        return self.binary(torch.div, a, b, PRICES["div"])
+
+    def pow(self, a: Tensor | float, b: Tensor | float) -> Tensor:
+        """``a ** b`` for any exponent: the library's one price of a power."""
+        return self.binary(torch.pow, a, b, PRICES["pow"])
 
     def maximum(self, a: Tensor | float, b: Tensor | float) -> Tensor:
-        return self.binary(torch.maximum, a, b)
+        return self.binary(torch.maximum, a, b, PRICES["compare"])
 
     def minimum(self, a: Tensor | float, b: Tensor | float) -> Tensor:
-        return self.binary(torch.minimum, a, b)
+        return self.binary(torch.minimum, a, b, PRICES["compare"])
+
+    def abs(self, x: Tensor) -> Tensor:
+        return self.unary(torch.abs, x, PRICES["abs"])
+
+    def neg(self, x: Tensor) -> Tensor:
+        return self.unary(torch.neg, x, PRICES["neg"])
 
     def exp(self, x: Tensor) -> Tensor:
-        return self.unary(torch.exp, x)
+        return self.unary(torch.exp, x, PRICES["exp"])
 
     def log(self, x: Tensor) -> Tensor:
-        return self.unary(torch.log, x)
+        return self.unary(torch.log, x, PRICES["log"])
 
     def sqrt(self, x: Tensor) -> Tensor:
-        return self.unary(torch.sqrt, x)
+        return self.unary(torch.sqrt, x, PRICES["sqrt"])
 
     # -- reductions as loops ---------------------------------------------------------
     def fold(self, step: Callable[[Tensor, Tensor], Tensor], x: Tensor, dim: int) -> Tensor:

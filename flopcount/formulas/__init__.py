@@ -1,24 +1,32 @@
-"""Formula families. Importing this package fills the default registry.
+"""Formula families, one module per concept. Importing this package fills the default registry.
 
-One file per family; each file holds shape-level functions (``softmax_count(shape, dim)``)
-and thin adapters that register them for modules and for torch functions alike.
+Each family holds shape-level functions (``softmax_count(shape, dim)``) and the thin
+adapters that register them for module types and for torch functions alike. Every
+primitive's price comes from :mod:`.primitives`; no family imports a family that imports it.
 """
 
 from __future__ import annotations
 
 from . import (  # noqa: F401  (imported for their registrations)
-    activation,
+    activations,
+    arithmetic,
     attention,
     conv,
-    elementwise,
-    functional,
+    data_movement,
+    dropout,
+    einsum,
+    embedding,
     linear,
-    loss,
+    losses,
+    math_functions,
     matmul,
     norm,
     pooling,
     recurrent,
-    reduction,
+    reductions,
+    resampling,
+    scans,
     selection,
-    shape,
+    softmax,
+    transformer,
 )

@@ -13,7 +13,7 @@ width D and value width Dv:
 
 A causal or masked call counts every one of the L·S products: eager attention computes
 them all and only then masks. Multi-head attention adds its projections (see
-:func:`mha_count`). The Transformer layers live in :mod:`.attention_transformer`.
+:func:`mha_count`). The Transformer layers are in :mod:`.transformer`.
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ from torch import Tensor, nn
 from .._count import Count
 from .._registry import register, register_operator
 from .._shapes import arg
-from .activation import softmax_count
-from .linear import dot_products, linear_count
-
-DROPOUT_OPS_PER_ELEMENT = 1
-"""Dropout's mask multiply, as the shape family prices ``nn.Dropout`` in training."""
+from .dropout import dropout_count
+from .linear import linear_count
+from .primitives import dot_products
+from .softmax import softmax_count
 
 
 def attention_core_count(
@@ -58,7 +57,7 @@ def attention_core_count(
         total += Count(scores)
     total += softmax_count((batch_heads, query_len, key_len), -1)
     if dropout:
-        total += Count(DROPOUT_OPS_PER_ELEMENT * scores)
+        total += dropout_count(scores, p=0.5, training=True)  # any 0 < p < 1: the mask multiply
     return total + dot_products(batch_heads * query_len * value_dim, key_len, bias=False)
 
 
@@ -288,6 +287,3 @@ def mha_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> 
         dropout=bool(a["training"]) and float(a["dropout_p"]) > 0.0,
         average_weights=bool(a["need_weights"]) and bool(a["average_attn_weights"]),
     )
-
-
-from . import attention_transformer  # noqa: E402,F401

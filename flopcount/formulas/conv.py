@@ -24,21 +24,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._count import Count
-from .._registry import DEFAULT, register, register_operator, zero_cost
+from .._registry import register, register_operator, zero_cost
 from .._shapes import arg, numel, prod
-from .linear import dot_products
-
-
-def expand(value: Any, dims: int) -> tuple[int, ...]:
-    """An int or a sequence of ints as a ``dims``-tuple (PyTorch's ``_single/_pair/_triple``)."""
-    if isinstance(value, int):
-        return (value,) * dims
-    values = tuple(int(v) for v in value)
-    if len(values) == 1 and dims > 1:
-        return values * dims
-    if len(values) != dims:
-        raise ValueError(f"expected {dims} values, got {values!r}")
-    return values
+from .primitives import dot_products, expand
 
 
 def reach(blocks: int, kernel: int, stride: int, dilation: int) -> int:
@@ -228,4 +216,4 @@ def fold_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor)
     )
 
 
-DEFAULT.declare_zero_cost(F.unfold)
+register_operator(F.unfold)(zero_cost)

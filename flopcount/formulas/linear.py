@@ -1,8 +1,8 @@
 """Linear algebra: Linear, Bilinear, Identity and the matrix-product core they share.
 
 A dot product of length K costs K multiplies and K − 1 adds (2K − 1 ops) and K
-multiply-accumulates; adding a bias turns it into 2K ops. Embeddings live in
-``linear_embedding``.
+multiply-accumulates; adding a bias turns it into 2K ops. Embeddings are in
+:mod:`.embedding`.
 """
 
 from __future__ import annotations
@@ -15,18 +15,7 @@ from torch import Tensor, nn
 from .._count import Count
 from .._registry import register, register_operator, zero_cost
 from .._shapes import arg, numel
-
-
-def dot_products(count: int, length: int, bias: bool) -> Count:
-    """``count`` dot products of ``length`` terms each, optionally plus a bias each.
-
-    ops = count·(2·length − 1), or count·2·length with a bias; macs = count·length.
-    An empty dot product (length 0) yields zeros (or the bias) with no arithmetic.
-    """
-    if count <= 0 or length <= 0:
-        return Count(0)
-    ops = count * (2 * length if bias else 2 * length - 1)
-    return Count(ops, count * length)
+from .primitives import dot_products
 
 
 def linear_count(input_shape: tuple[int, ...], out_features: int, bias: bool) -> Count:
@@ -99,6 +88,3 @@ def bilinear_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Ten
     weight = arg(args, kwargs, 2, "weight")
     bias = arg(args, kwargs, 3, "bias") is not None
     return bilinear_count(tuple(args[0].shape), weight.shape[2], weight.shape[0], bias)
-
-
-from . import linear_embedding  # noqa: E402,F401

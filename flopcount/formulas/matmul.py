@@ -7,8 +7,8 @@ scalar products, costs ``R·(2K − 1)`` ops (K multiplies, K − 1 adds) and ``
 
 The ``add*`` family computes ``beta·input + alpha·(product)``: the ``input`` adds one op per
 output element unless ``beta == 0`` (then ``input`` is ignored), ``alpha != 1`` adds one
-multiply per output element, and ``beta`` not in (0, 1) one more. ``einsum`` lives in
-:mod:`.matmul_einsum`.
+multiply per output element, and ``beta`` not in (0, 1) one more. ``einsum`` is in
+:mod:`.einsum`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from torch import Tensor
 
 from .._count import Count
 from .._registry import register_operator
-from .elementwise import spellings
-from .linear import dot_products
+from .primitives import dot_products, spellings
 
 
 def product_count(outputs: int, length: int) -> Count:
@@ -179,6 +178,3 @@ def multi_dot_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: An
     if len(matrices) < 2:
         return Count(0, 0)
     return chain_order_count(_chain_dims(matrices))
-
-
-from . import matmul_einsum  # noqa: E402,F401

@@ -1,4 +1,5 @@
-"""Normalisation: BatchNorm, InstanceNorm, LayerNorm, GroupNorm and RMSNorm.
+"""Normalisation, as modules and as functions: BatchNorm, InstanceNorm, LayerNorm, GroupNorm,
+RMSNorm, LocalResponseNorm, CrossMapLRN2d and ``F.normalize``.
 
 Normalising is elementwise work: ``macs`` is always zero. Every formula is built from one
 op-by-op definition of "standardise a group of N elements with its own statistics":
@@ -15,18 +16,26 @@ running buffers (BatchNorm / InstanceNorm in eval) cost 2 ops per channel (``+ e
 ``sqrt``) and 2 per element (``x − mean``, ``/ s``): the textbook form, not a pre-folded
 scale and shift. Running-statistic updates in training are counted (see
 :func:`running_update_count`); the integer ``num_batches_tracked`` increment is not.
+
+
+The ``F.`` and ``torch.`` forms of batch and instance norm take their arguments in
+different orders; one factory reads both. Cross-channel norms (LRN) and ``F.normalize``
+price their power ``t ** β`` and their p-norms at the one price of :mod:`.primitives`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._count import Count
-from .._registry import register
-from .._shapes import numel
+from .._registry import register, register_operator
+from .._shapes import arg, normalize_dim, numel
+from .primitives import ADD, DIV, MUL, POW, p_norm_ops
 
 
 def standardize_count(groups: int, size: int) -> int:
@@ -223,4 +232,176 @@ def rms_norm_module(module: nn.RMSNorm, inputs: tuple[Any, ...], output: Tensor)
     return rms_norm_count(inputs[0].shape, len(module.normalized_shape), module.weight is not None)
 
 
-from . import norm_functional, norm_lrn  # noqa: E402,F401
+def _ndim(normalized_shape: Any) -> int:
+    return 1 if isinstance(normalized_shape, int) else len(normalized_shape)
+
+
+def _statistics_norm(
+    count: Callable[..., Count], flag: tuple[int, str, bool], positions: tuple[int, int, int, int]
+) -> Callable[[tuple[Any, ...], dict[str, Any], Tensor], Count]:
+    """An operator formula for batch or instance norm, whose ``F.`` and ``torch.`` forms
+    differ only in where they take ``weight``, ``bias``, ``running_mean`` and
+    ``running_var`` (``positions``, in that order) and the name of the statistics flag."""
+    flag_index, flag_name, flag_default = flag
+    names = ("weight", "bias", "running_mean", "running_var")
+
+    def formula(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Count:
+        batch_stats = bool(arg(args, kwargs, flag_index, flag_name, flag_default))
+        weight, bias, mean, var = (
+            arg(args, kwargs, index, name) is not None
+            for index, name in zip(positions, names, strict=True)
+        )
+        return count(
+            args[0].shape, batch_stats, weight, bias, batch_stats and mean, batch_stats and var
+        )
+
+    formula.__doc__ = f"{count.__name__} with the statistics flag ``{flag_name}`` at {flag_index}."
+    return formula
+
+
+# F.batch_norm(input, running_mean, running_var, weight, bias, training, ...)
+register_operator(F.batch_norm)(
+    _statistics_norm(batch_norm_count, (5, "training", False), (3, 4, 1, 2))
+)
+# torch.batch_norm(input, weight, bias, running_mean, running_var, training, ...)
+register_operator(torch.batch_norm)(
+    _statistics_norm(batch_norm_count, (5, "training", False), (1, 2, 3, 4))
+)
+# F.instance_norm(input, running_mean, running_var, weight, bias, use_input_stats, ...)
+register_operator(F.instance_norm)(
+    _statistics_norm(instance_norm_count, (5, "use_input_stats", True), (3, 4, 1, 2))
+)
+# torch.instance_norm(input, weight, bias, running_mean, running_var, use_input_stats, ...)
+register_operator(torch.instance_norm)(
+    _statistics_norm(instance_norm_count, (5, "use_input_stats", True), (1, 2, 3, 4))
+)
+
+
+@register_operator(F.layer_norm, torch.layer_norm)
+def layer_norm_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Count:
+    """``F.layer_norm`` / ``torch.layer_norm(input, normalized_shape, weight, bias, eps)``."""
+    return layer_norm_count(
+        args[0].shape,
+        _ndim(arg(args, kwargs, 1, "normalized_shape")),
+        arg(args, kwargs, 2, "weight") is not None,
+        arg(args, kwargs, 3, "bias") is not None,
+    )
+
+
+@register_operator(F.group_norm, torch.group_norm)
+def group_norm_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Count:
+    """``F.group_norm`` / ``torch.group_norm(input, num_groups, weight, bias, eps)``."""
+    return group_norm_count(
+        args[0].shape,
+        int(arg(args, kwargs, 1, "num_groups")),
+        arg(args, kwargs, 2, "weight") is not None,
+        arg(args, kwargs, 3, "bias") is not None,
+    )
+
+
+@register_operator(F.rms_norm, torch.rms_norm)
+def rms_norm_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Count:
+    """``F.rms_norm`` / ``torch.rms_norm(input, normalized_shape, weight, eps)``."""
+    return rms_norm_count(
+        args[0].shape,
+        _ndim(arg(args, kwargs, 1, "normalized_shape")),
+        arg(args, kwargs, 2, "weight") is not None,
+    )
+
+
+"""``t ** β`` = exp(β·log t)."""
+
+
+def lrn_window_terms(channels: int, size: int) -> int:
+    """Σ over channels c of the number of channels in c's clipped window.
+
+    The window of channel c is ``[c − size//2, c + (size − 1)//2]`` clipped to
+    ``[0, C − 1]`` (PyTorch's padding); it is the sum over offsets δ of the channels c
+    with ``0 ≤ c + δ < C``, i.e. ``Σ_δ max(0, C − |δ|)``.
+    """
+    return sum(
+        max(0, channels - abs(offset)) for offset in range(-(size // 2), (size - 1) // 2 + 1)
+    )
+
+
+def local_response_norm_count(shape: Sequence[int], size: int) -> Count:
+    """``b_c = a_c / (k + α/n · Σ_{c' ∈ window(c)} a_{c'}²) ** β`` over input (B, C, *).
+
+    Per position of (B, *): C squares, ``Σ_c (t_c − 1)`` adds for the window sums (t_c real
+    channels in the clipped window; the zero padding is not added), then per element
+    1 multiply by α/n, 1 add of k, 1 power and 1 divide: ``B·prod(*)·(Σ_c t_c + 4C)``.
+    """
+    total = numel(shape)
+    if total == 0:
+        return Count(0)
+    channels = shape[1]
+    positions = total // channels
+    window_adds = (lrn_window_terms(channels, size) - channels) * ADD
+    per_element = MUL + MUL + ADD + POW + DIV  # square; then α/n, + k, ** β, a / ·
+    return Count(positions * (window_adds + per_element * channels))
+
+
+def cross_map_lrn2d_count(shape: Sequence[int], size: int) -> Count:
+    """``nn.CrossMapLRN2d`` priced by the running-window algorithm it executes.
+
+    With ``p = int((size − 1)/2 + 1)``, per spatial position: C squares; the first
+    channel's window sums ``min(p, C)`` squares (``min(p, C) − 1`` adds); each later channel
+    c = 1..C−1 adds the square entering the window (when ``c ≤ C − p``) and subtracts the
+    one leaving it (when ``c > p``); then per element a multiply by α/n, an add of k, the
+    power ``scale ** −β`` and a multiply by the input: ``5C`` plus the window updates.
+    """
+    total = numel(shape)
+    if total == 0:
+        return Count(0)
+    channels = shape[1]
+    positions = total // channels
+    pre_pad = int((size - 1) / 2 + 1)
+    first = min(pre_pad, channels) - 1
+    entering = max(0, channels - pre_pad)
+    leaving = max(0, channels - 1 - pre_pad)
+    per_element = MUL + MUL + ADD + POW + MUL  # square; then α/n, + k, ** −β, · a
+    return Count(positions * (per_element * channels + (first + entering + leaving) * ADD))
+
+
+@register(nn.LocalResponseNorm)
+def local_response_norm_module(
+    module: nn.LocalResponseNorm, inputs: tuple[Any, ...], output: Tensor
+) -> Count:
+    """``nn.LocalResponseNorm``: see :func:`local_response_norm_count`."""
+    return local_response_norm_count(inputs[0].shape, module.size)
+
+
+@register(nn.CrossMapLRN2d)
+def cross_map_lrn2d_module(
+    module: nn.CrossMapLRN2d, inputs: tuple[Any, ...], output: Tensor
+) -> Count:
+    """``nn.CrossMapLRN2d``: see :func:`cross_map_lrn2d_count`."""
+    return cross_map_lrn2d_count(inputs[0].shape, module.size)
+
+
+@register_operator(F.local_response_norm)
+def local_response_norm_operator(
+    args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor
+) -> Count:
+    """``F.local_response_norm(input, size, alpha, beta, k)``."""
+    return local_response_norm_count(args[0].shape, int(arg(args, kwargs, 1, "size")))
+
+
+def normalize_count(shape: Sequence[int], p: float, dim: int) -> Count:
+    """``F.normalize``: ``v / max(‖v‖_p, eps)`` along ``dim``.
+
+    Per vector of N elements: ``p_norm_ops(N, p)``, 1 compare (clamp at eps), N divides.
+    """
+    total = numel(shape)
+    if total == 0:
+        return Count(0)
+    length = shape[normalize_dim(dim, len(shape))] if shape else 1
+    vectors = total // length
+    return Count(vectors * (p_norm_ops(length, p) + 1 + length))
+
+
+@register_operator(F.normalize)
+def normalize_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Count:
+    """``F.normalize(input, p=2.0, dim=1, eps=1e-12)``."""
+    p = float(arg(args, kwargs, 1, "p", 2.0))
+    return normalize_count(args[0].shape, p, int(arg(args, kwargs, 2, "dim", 1)))

@@ -30,13 +30,12 @@ from torch.nn.utils.rnn import PackedSequence
 from .._count import ZERO, Count
 from .._registry import register, register_operator
 from .._shapes import arg, numel
-from .activation import SIGMOID_OPS, TANH_OPS
-from .linear import dot_products
+from .primitives import COMPARE, SIGMOID, TANH, dot_products
 
 # Gate nonlinearities cost what the activation family charges for nn.Sigmoid / nn.Tanh:
-# SIGMOID_OPS = 4 (1 / (1 + e^(−x)): negate, exp, add, divide) and TANH_OPS = 6
+# SIGMOID = 4 (1 / (1 + e^(−x)): negate, exp, add, divide) and TANH = 6
 # ((e^x − e^(−x)) / (e^x + e^(−x)): exp, negate, exp, subtract, add, divide).
-RELU_OPS = 1
+RELU = COMPARE
 """``relu(x) = max(x, 0)``: one compare (as ``nn.ReLU``)."""
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -53,13 +52,13 @@ def unit_ops(mode: str) -> int:
       h' = (1 − z)⊙n + z⊙h (subtract, 2 multiplies, add).
     """
     if mode == "RNN_TANH":
-        return 1 + TANH_OPS
+        return 1 + TANH
     if mode == "RNN_RELU":
-        return 1 + RELU_OPS
+        return 1 + RELU
     if mode == "LSTM":
-        return 4 + 3 * SIGMOID_OPS + TANH_OPS + 3 + TANH_OPS + 1
+        return 4 + 3 * SIGMOID + TANH + 3 + TANH + 1
     if mode == "GRU":
-        return 2 + 2 * SIGMOID_OPS + 2 + TANH_OPS + 4
+        return 2 + 2 * SIGMOID + 2 + TANH + 4
     raise ValueError(f"unknown recurrent mode {mode!r}")
 
 

@@ -54,7 +54,7 @@ def test_a_composite_declaration_does_not_hide_children() -> None:
     class Stack(nn.Sequential):
         pass
 
-    registry.declare_composite(Stack)
+    registry.register_composite(Stack)
     registry.register(nn.ReLU)(lambda module, inputs, output: inputs[0].numel())
     assert registry.covers(Stack) and registry.lookup(Stack) is None
     report = flopcount.count(

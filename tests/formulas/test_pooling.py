@@ -230,14 +230,14 @@ def ref_lp_pool(
         magnitudes = t.unary(torch.abs, x)
         step = t.maximum if norm_type > 0 else t.minimum
         return reduce_windows(magnitudes, spans, step)
-    powers = t.unary(lambda v: v.pow(norm_type), x)
+    powers = t.pow(x, norm_type)
     sums = reduce_windows(powers, spans, t.add)
     read = torch.tensor(
         [math.prod(len(s) for s in combo) for combo in itertools.product(*spans)],
         dtype=x.dtype,
     ).reshape(*outs)
     sums = sums * (math.prod(tup(kernel, dims)) / read)
-    return t.unary(lambda v: v.pow(1.0 / norm_type), sums)
+    return t.pow(sums, 1.0 / norm_type)
 
 
 @st.composite

@@ -14,10 +14,14 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from flopcount import Count
 from flopcount.formulas import recurrent
+from flopcount.formulas.primitives import PRICES
 from tests.tally import Tally, module_count, operator_count
 
 pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections:UserWarning")
-SIGMOID, TANH, RELU = 4, 6, 1  # textbook costs, as the references below compute them
+# textbook costs in the library's prices: 1 / (1 + e⁻ˣ), (eˣ − e⁻ˣ) / (eˣ + e⁻ˣ), max(x, 0)
+SIGMOID = PRICES["neg"] + PRICES["exp"] + PRICES["add"] + PRICES["div"]
+TANH = 2 * PRICES["exp"] + PRICES["neg"] + 2 * PRICES["add"] + PRICES["div"]
+RELU = PRICES["compare"]
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 MODES = list(GATES)
 
@@ -433,7 +437,7 @@ def test_operator_keyword_forms_and_registered_objects() -> None:
     )
     assert operator_count(torch._VF.gru, seq.data, seq.batch_sizes, hx, *kw.values()) == expected
     assert (
-        recurrent.SIGMOID_OPS == SIGMOID
-        and recurrent.TANH_OPS == TANH
-        and recurrent.RELU_OPS == RELU
+        recurrent.SIGMOID == SIGMOID
+        and recurrent.TANH == TANH
+        and recurrent.RELU == RELU
     )

@@ -38,7 +38,7 @@ def one_line(error: BaseException) -> str:
             "at least one function",
         ),
         (
-            lambda: flopcount.Registry().declare_composite(3),
+            lambda: flopcount.Registry().register_composite(3),
             flopcount.RegistrationError,
             "nn.Module subclasses",
         ),

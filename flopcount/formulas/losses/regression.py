@@ -1,4 +1,5 @@
-"""Losses: elementwise regression and binary losses, and the reductions every loss shares.
+"""Elementwise regression and margin losses: L1, MSE, SmoothL1, Huber, SoftMargin,
+MarginRanking, HingeEmbedding.
 
 Convention: each add, subtract, multiply, divide, exp, log, sqrt, abs, negate and compare
 is one op; losses do no multiply-accumulates, so ``macs`` is zero (the linear layer of
@@ -9,83 +10,20 @@ A branch chosen by tensor VALUES (SmoothL1's ``|d| < beta``, Hinge's ``y = ±1``
 priced value-independently: both branches are evaluated for every element, plus one
 compare that selects (the way a vectorised kernel computes ``where(c, a, b)``).
 
-Reductions of the n per-element losses: ``'none'`` 0, ``'sum'`` n − 1 adds, ``'mean'``
-n − 1 adds + 1 divide (``'batchmean'`` likewise, dividing by the batch size).
-
-Binary cross-entropies and likelihood losses live in :mod:`.loss_likelihood`, the
-classification losses in :mod:`.loss_classification`, CTC in :mod:`.loss_ctc` and
-distances with the losses built on them in :mod:`.loss_distance`.
+The n per-element losses are then reduced as :mod:`.reduction` prices it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn import _reduction
 
-from .._count import Count
-from .._registry import register, register_operator
-from .._shapes import arg, numel
-
-_ENUM = {0: "none", 1: "mean", 2: "sum"}
-
-
-# -- shared helpers -------------------------------------------------------------------
-def reduction_arg(
-    args: Sequence[Any],
-    kwargs: dict[str, Any],
-    index: int,
-    size_average_index: int | None = None,
-    reduce_index: int | None = None,
-) -> str:
-    """The reduction of a functional loss call, honouring legacy ``size_average``/``reduce``."""
-    size_average = reduce = None
-    if size_average_index is not None:
-        size_average = arg(args, kwargs, size_average_index, "size_average")
-    if reduce_index is not None:
-        reduce = arg(args, kwargs, reduce_index, "reduce")
-    if size_average is not None or reduce is not None:
-        return _reduction.legacy_get_string(size_average, reduce, emit_warning=False)
-    value = arg(args, kwargs, index, "reduction", "mean")
-    return _ENUM[value] if isinstance(value, int) else str(value)
-
-
-def reduce_ops(n: int, reduction: str) -> int:
-    """Ops of reducing ``n`` losses: none 0, sum n − 1, mean/batchmean n − 1 + 1 divide."""
-    if n <= 0 or reduction == "none":
-        return 0
-    if reduction == "sum":
-        return n - 1
-    return n
-
-
-def broadcast_numel(*tensors: Any) -> int:
-    """Number of elements of the broadcast of ``tensors`` (Python floats broadcast freely)."""
-    shapes = [tuple(t.shape) for t in tensors if isinstance(t, Tensor)]
-    return numel(torch.broadcast_shapes(*shapes))
-
-
-def _module_reduction(module: nn.Module) -> str:
-    return str(getattr(module, "reduction", "mean"))
-
-
-# -- elementwise losses ----------------------------------------------------------------
-def elementwise_loss_count(
-    n: int, per_element: int, reduction: str, weighted_mean: bool = False
-) -> Count:
-    """``per_element`` ops for each of ``n`` losses, then the reduction.
-
-    ``weighted_mean``: a ``'mean'`` divides by ``Σ weight`` (n − 1 more adds).
-    """
-    if n <= 0:
-        return Count(0)
-    extra = n - 1 if weighted_mean and reduction == "mean" else 0
-    return Count(n * per_element + reduce_ops(n, reduction) + extra)
-
+from ..._count import Count
+from ..._registry import register, register_operator
+from ..._shapes import arg
+from .reduction import broadcast_numel, elementwise_loss_count, module_reduction, reduction_arg
 
 L1_OPS = 2
 """``|x − y|``: subtract, abs."""
@@ -114,7 +52,7 @@ def _l1_like(per_element: int, args: tuple[Any, ...], kwargs: dict[str, Any], re
 @register(nn.L1Loss)
 def l1_module(module: nn.L1Loss, inputs: tuple[Any, ...], output: Tensor) -> Count:
     """``nn.L1Loss``: 2 ops per element + reduction."""
-    return elementwise_loss_count(broadcast_numel(*inputs[:2]), L1_OPS, _module_reduction(module))
+    return elementwise_loss_count(broadcast_numel(*inputs[:2]), L1_OPS, module_reduction(module))
 
 
 @register_operator(F.l1_loss)
@@ -126,7 +64,7 @@ def l1_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -
 @register(nn.MSELoss)
 def mse_module(module: nn.MSELoss, inputs: tuple[Any, ...], output: Tensor) -> Count:
     """``nn.MSELoss``: 2 ops per element + reduction."""
-    return elementwise_loss_count(broadcast_numel(*inputs[:2]), MSE_OPS, _module_reduction(module))
+    return elementwise_loss_count(broadcast_numel(*inputs[:2]), MSE_OPS, module_reduction(module))
 
 
 @register_operator(F.mse_loss)
@@ -144,7 +82,7 @@ def smooth_l1_ops(beta: float) -> int:
 def smooth_l1_module(module: nn.SmoothL1Loss, inputs: tuple[Any, ...], output: Tensor) -> Count:
     """``nn.SmoothL1Loss(beta)``: 7 ops per element (2 if beta = 0) + reduction."""
     n = broadcast_numel(*inputs[:2])
-    return elementwise_loss_count(n, smooth_l1_ops(module.beta), _module_reduction(module))
+    return elementwise_loss_count(n, smooth_l1_ops(module.beta), module_reduction(module))
 
 
 @register_operator(F.smooth_l1_loss)
@@ -158,9 +96,7 @@ def smooth_l1_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Te
 @register(nn.HuberLoss)
 def huber_module(module: nn.HuberLoss, inputs: tuple[Any, ...], output: Tensor) -> Count:
     """``nn.HuberLoss(delta)``: 7 ops per element + reduction."""
-    return elementwise_loss_count(
-        broadcast_numel(*inputs[:2]), HUBER_OPS, _module_reduction(module)
-    )
+    return elementwise_loss_count(broadcast_numel(*inputs[:2]), HUBER_OPS, module_reduction(module))
 
 
 @register_operator(F.huber_loss)
@@ -176,7 +112,7 @@ def huber_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor
 def soft_margin_module(module: nn.SoftMarginLoss, inputs: tuple[Any, ...], output: Tensor) -> Count:
     """``nn.SoftMarginLoss``: 5 ops per element + reduction."""
     n = broadcast_numel(*inputs[:2])
-    return elementwise_loss_count(n, SOFT_MARGIN_OPS, _module_reduction(module))
+    return elementwise_loss_count(n, SOFT_MARGIN_OPS, module_reduction(module))
 
 
 @register_operator(F.soft_margin_loss)
@@ -192,7 +128,7 @@ def margin_ranking_module(
 ) -> Count:
     """``nn.MarginRankingLoss(margin)``: 5 ops per element + reduction."""
     n = broadcast_numel(*inputs[:3])
-    return elementwise_loss_count(n, MARGIN_RANKING_OPS, _module_reduction(module))
+    return elementwise_loss_count(n, MARGIN_RANKING_OPS, module_reduction(module))
 
 
 @register_operator(F.margin_ranking_loss)
@@ -207,7 +143,7 @@ def margin_ranking_operator(args: tuple[Any, ...], kwargs: dict[str, Any], outpu
 def hinge_module(module: nn.HingeEmbeddingLoss, inputs: tuple[Any, ...], output: Tensor) -> Count:
     """``nn.HingeEmbeddingLoss(margin)``: 3 ops per element + reduction."""
     n = broadcast_numel(*inputs[:2])
-    return elementwise_loss_count(n, HINGE_OPS, _module_reduction(module))
+    return elementwise_loss_count(n, HINGE_OPS, module_reduction(module))
 
 
 @register_operator(F.hinge_embedding_loss)
@@ -215,6 +151,3 @@ def hinge_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor
     """``F.hinge_embedding_loss(input, target, margin, ...)``."""
     red = reduction_arg(args, kwargs, 5, 3, 4)
     return elementwise_loss_count(broadcast_numel(args[0], args[1]), HINGE_OPS, red)
-
-
-from . import loss_classification, loss_ctc, loss_distance, loss_likelihood  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""Transcendental, rounding and composite elementwise functions (part of the elementwise family).
+"""Math functions: transcendental, rounding and composite elementwise functions.
 
 Convention: a library primitive (``exp``, ``log``, ``sqrt``, ``sin``, ``erf``, ``floor``...)
 counts 1 op per element, like the specification's ``exp`` and ``log``. A function whose
@@ -14,7 +14,7 @@ from typing import Any
 
 from .._count import Count
 from .._registry import register_operator
-from .elementwise import elementwise_count, output_numel, register_per_element, spellings
+from .primitives import elementwise, output_numel, register_per_element, spellings
 
 # -- primitives: 1 op per element ------------------------------------------------------------
 register_per_element(
@@ -71,4 +71,4 @@ def round_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -
     """``round(x)``: 1 op per element; ``round(x, decimals=d)`` with d ≠ 0 is
     ``round(x · 10ᵈ) / 10ᵈ``: multiply, round, divide = 3."""
     decimals = kwargs.get("decimals", 0)
-    return elementwise_count(output_numel(output), 1 if not decimals else 3)
+    return elementwise(output_numel(output), 1 if not decimals else 3)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
 from .._count import Count, as_count
-from .._registry import DEFAULT, zero_cost
+from .._registry import active_registry, register, register_composite, register_operator, zero_cost
 from .attention import mha_module_count, sequence_dims
 
 Shape = tuple[int, ...]
@@ -31,7 +31,7 @@ def _meta(shape: Shape) -> Tensor:
 
 def child_count(module: nn.Module, in_shape: Shape, out_shape: Shape) -> Count:
     """What the registered formula of ``module`` gives for one call on ``in_shape``."""
-    formula = DEFAULT.lookup(type(module))
+    formula = active_registry().lookup(type(module))
     if formula is None:
         raise LookupError(f"no formula is registered for {type(module).__name__}")
     if formula is zero_cost:
@@ -44,6 +44,7 @@ class _Pricing(TorchFunctionMode):
 
     def __init__(self) -> None:
         super().__init__()
+        self.registry = active_registry()
         self.total = Count(0)
         self.missing: list[str] = []
 
@@ -57,7 +58,7 @@ class _Pricing(TorchFunctionMode):
         kwargs = kwargs or {}
         with torch._C.DisableTorchFunction():
             out = func(*args, **kwargs)
-            formula = DEFAULT.lookup_operator(func)
+            formula = self.registry.lookup_operator(func)
             if formula is None:
                 self.missing.append(getattr(func, "__name__", repr(func)))
             elif formula is not zero_cost:
@@ -72,7 +73,7 @@ def activation_count(activation: Callable[[Tensor], Tensor], shape: Shape) -> Co
         return child_count(activation, shape, shape)
     x = _meta(shape)
     try:
-        formula = DEFAULT.lookup_operator(activation)
+        formula = active_registry().lookup_operator(activation)
     except TypeError:  # an unhashable callable
         formula = None
     if formula is not None:
@@ -123,7 +124,7 @@ def _attention(
     )
 
 
-@DEFAULT.register(nn.TransformerEncoderLayer)
+@register(nn.TransformerEncoderLayer)
 def encoder_layer_module(
     module: nn.TransformerEncoderLayer, inputs: tuple[Any, ...], output: Any
 ) -> Count:
@@ -148,7 +149,7 @@ def encoder_layer_module(
     )
 
 
-@DEFAULT.register(nn.TransformerDecoderLayer)
+@register(nn.TransformerDecoderLayer)
 def decoder_layer_module(
     module: nn.TransformerDecoderLayer, inputs: tuple[Any, ...], output: Any
 ) -> Count:
@@ -179,18 +180,13 @@ def decoder_layer_module(
     )
 
 
-def _declare_zero_cost(*functions: Any) -> None:
-    """Declare what no other family has claimed (the families fill one registry)."""
-    DEFAULT.declare_zero_cost(*(f for f in functions if DEFAULT.lookup_operator(f) is None))
-
-
 # TransformerEncoder's padding-mask fast path: checking that a mask is left-aligned reads
 # the mask, and packing into / unpacking from a nested tensor moves data; no arithmetic.
-_declare_zero_cost(
+register_operator(
     torch._nested_tensor_from_mask_left_aligned,
     torch._nested_tensor_from_mask,
     Tensor.to_padded_tensor,
-)
+)(zero_cost)
 
 # Stacks of layers (plus an optional final norm): their children carry every formula.
-DEFAULT.declare_composite(nn.Transformer, nn.TransformerEncoder, nn.TransformerDecoder)
+register_composite(nn.Transformer, nn.TransformerEncoder, nn.TransformerDecoder)

@@ -1,8 +1,9 @@
-"""Activations: softmax family and elementwise nonlinearities.
+"""Activations: elementwise nonlinearities (ReLU, GELU, SiLU, Tanh, GLU...); softmax is in
+:mod:`.softmax`.
 
 Convention (the specification's): each add, subtract, multiply, divide, exp, log, sqrt,
 compare, abs and negate is one op. Activations do no multiply-accumulates, so ``macs`` is
-zero (except the Linear projections inside ``AdaptiveLogSoftmaxWithLoss``).
+zero.
 
 What is counted: composite functions are priced by the elementary operations of their
 textbook definition (``sigmoid = 1 / (1 + exp(−x))``, ``tanh = (eˣ − e⁻ˣ) / (eˣ + e⁻ˣ)``),
@@ -24,71 +25,21 @@ from torch import Tensor, nn
 
 from .._count import Count
 from .._registry import register, register_operator
-from .._shapes import arg, normalize_dim, numel
+from .._shapes import arg, numel
+from .primitives import ERF, SIGMOID, SOFTPLUS, TANH, elementwise
 
-SIGMOID_OPS = 4
 """``1 / (1 + exp(−x))``: negate, exp, add, divide."""
-TANH_OPS = 6
 """``(eˣ − e⁻ˣ) / (eˣ + e⁻ˣ)``: exp, negate, exp, subtract, add, divide."""
-ERF_OPS = 1
 """``erf`` has no finite elementary definition (it is an integral); like exp, one op."""
-SOFTPLUS_CORE_OPS = 3
 """``log(1 + exp(x))``: exp, add, log."""
 
 GELU_OPS = {
     # x · 0.5 · (1 + erf(x / √2)): divide, erf, add, multiply, multiply
-    "none": 1 + ERF_OPS + 1 + 1 + 1,
+    "none": 1 + ERF + 1 + 1 + 1,
     # 0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³))): x³ 2 multiplies, then multiply,
     # add, multiply, tanh, add and two multiplies
-    "tanh": 2 + 1 + 1 + 1 + TANH_OPS + 1 + 2,
+    "tanh": 2 + 1 + 1 + 1 + TANH + 1 + 2,
 }
-
-
-def implicit_softmax_dim(ndim: int) -> int:
-    """The dim PyTorch picks when softmax is called with ``dim=None`` (legacy rule)."""
-    return 0 if ndim in (0, 1, 3) else 1
-
-
-def softmax_rows(shape: Sequence[int], dim: int | None) -> tuple[int, int]:
-    """``(M, N)`` of a softmax-like reduction: N = size along ``dim``, M = the other sizes.
-
-    ``dim=None`` resolves like PyTorch (:func:`implicit_softmax_dim`); a 0-d tensor is one
-    row of one element; a zero-size tensor is ``(0, 0)``.
-    """
-    ndim = len(shape)
-    if dim is None:
-        dim = implicit_softmax_dim(ndim)
-    total = numel(shape)
-    if total == 0:
-        return 0, 0
-    n = shape[normalize_dim(dim, ndim)] if ndim else 1
-    return total // n, n
-
-
-def softmax_count(shape: Sequence[int], dim: int | None) -> Count:
-    """Softmax along ``dim``: ``M·(4N − 1)`` ops.
-
-    N = size along ``dim``; M = product of the other sizes. Per row: N exps and N − 1 adds
-    for the denominator, then N exps and N divides for the numerators (the specification
-    counts the numerator's exps again rather than reusing them).
-    """
-    m, n = softmax_rows(shape, dim)
-    return Count(m * (4 * n - 1)) if m else Count(0)
-
-
-@register(nn.Softmax)
-def softmax_module(module: nn.Softmax, inputs: tuple[Any, ...], output: Tensor) -> Count:
-    """``nn.Softmax(dim)``: see :func:`softmax_count`."""
-    return softmax_count(inputs[0].shape, module.dim)
-
-
-@register_operator(F.softmax, torch.softmax, Tensor.softmax)
-def softmax_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Count:
-    """``F.softmax(input, dim)``, ``torch.softmax``, ``Tensor.softmax``."""
-    return softmax_count(args[0].shape, arg(args, kwargs, 1, "dim"))
-
-
-register_operator(torch.special.softmax)(softmax_operator)
 
 
 def input_of(args: Sequence[Any], kwargs: dict[str, Any]) -> Tensor:
@@ -98,16 +49,11 @@ def input_of(args: Sequence[Any], kwargs: dict[str, Any]) -> Tensor:
     return kwargs["input"] if "input" in kwargs else kwargs["self"]
 
 
-def elementwise_count(shape: Sequence[int], cost: int) -> Count:
-    """An activation costing ``cost`` ops per element of an input of ``shape``."""
-    return Count(cost * numel(shape))
-
-
 def pointwise(cost: int, definition: str = "") -> Any:
     """Formula factory for activations costing ``cost`` ops per element: ``cost·numel(x)``."""
 
     def formula(module: nn.Module, inputs: tuple[Any, ...], output: Tensor) -> Count:
-        return Count(cost * inputs[0].numel())  # = elementwise_count(shape, cost), faster
+        return Count(cost * inputs[0].numel())  # = elementwise(numel, cost), without a call
 
     formula.__doc__ = f"{cost} op(s) per input element{': ' + definition if definition else '.'}"
     formula.__qualname__ = formula.__name__ = f"pointwise_{cost}"
@@ -115,10 +61,10 @@ def pointwise(cost: int, definition: str = "") -> Any:
 
 
 def pointwise_operator(cost: int, definition: str = "") -> Any:
-    """Operator-formula factory sharing :func:`elementwise_count` with :func:`pointwise`."""
+    """Operator-formula factory priced like :func:`pointwise`."""
 
     def formula(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Count:
-        return elementwise_count(input_of(args, kwargs).shape, cost)
+        return elementwise(input_of(args, kwargs).numel(), cost)
 
     formula.__doc__ = f"{cost} op(s) per input element{': ' + definition if definition else '.'}"
     formula.__qualname__ = formula.__name__ = f"pointwise_operator_{cost}"
@@ -149,31 +95,31 @@ POINTWISE: tuple[tuple[int, str, tuple[type, ...], tuple[Any, ...]], ...] = (
     (5, "where(x > 0, x, α·(exp(x/α) − 1))", (nn.CELU,), (F.celu, F.celu_, torch.celu)),
     (5, "s·where(x > 0, x, α·(exp(x) − 1))", (nn.SELU,), (F.selu, F.selu_, torch.selu)),
     (
-        SIGMOID_OPS,
+        SIGMOID,
         "1 / (1 + exp(−x))",
         (nn.Sigmoid,),
         (F.sigmoid, torch.sigmoid, torch.sigmoid_, _T.sigmoid, _T.sigmoid_, torch.special.expit),
     ),
     (
-        TANH_OPS,
+        TANH,
         "(eˣ − e⁻ˣ) / (eˣ + e⁻ˣ)",
         (nn.Tanh,),
         (F.tanh, torch.tanh, torch.tanh_, _T.tanh, _T.tanh_),
     ),
-    (SIGMOID_OPS + 1, "x·sigmoid(x)", (nn.SiLU,), (F.silu, _nn.silu, _nn.silu_)),
+    (SIGMOID + 1, "x·sigmoid(x)", (nn.SiLU,), (F.silu, _nn.silu, _nn.silu_)),
     (
-        SOFTPLUS_CORE_OPS + TANH_OPS + 1,
+        SOFTPLUS + TANH + 1,
         "x·tanh(log(1 + eˣ))",
         (nn.Mish,),
         (F.mish, _nn.mish, _nn.mish_),
     ),
     (
-        SOFTPLUS_CORE_OPS + 3,
+        SOFTPLUS + 3,
         "where(βx > t, x, log(1 + exp(βx)) / β)",
         (nn.Softplus,),
         (F.softplus,),
     ),
-    (SOFTPLUS_CORE_OPS + 2, "−log(1 + exp(−x))", (nn.LogSigmoid,), (F.logsigmoid,)),
+    (SOFTPLUS + 2, "−log(1 + exp(−x))", (nn.LogSigmoid,), (F.logsigmoid,)),
     (
         4,
         "min(max(x/6 + 1/2, 0), 1)",
@@ -184,7 +130,7 @@ POINTWISE: tuple[tuple[int, str, tuple[type, ...], tuple[Any, ...]], ...] = (
     (2, "where(|x| > λ, x, 0)", (nn.Hardshrink,), (F.hardshrink, _T.hardshrink)),
     (3, "x − min(max(x, −λ), λ)", (nn.Softshrink,), (F.softshrink,)),
     (3, "x / (1 + |x|)", (nn.Softsign,), (F.softsign,)),
-    (TANH_OPS + 1, "x − tanh(x)", (nn.Tanhshrink,), (F.tanhshrink,)),
+    (TANH + 1, "x − tanh(x)", (nn.Tanhshrink,), (F.tanhshrink,)),
 )
 
 
@@ -200,7 +146,7 @@ _register_pointwise()
 
 def gelu_count(shape: Sequence[int], approximate: str = "none") -> Count:
     """GELU: ``GELU_OPS[approximate]·numel(x)`` (5 exact with erf, 14 with the tanh form)."""
-    return elementwise_count(shape, GELU_OPS[approximate])
+    return elementwise(numel(shape), GELU_OPS[approximate])
 
 
 @register(nn.GELU)
@@ -216,8 +162,8 @@ def gelu_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor)
 
 
 def glu_count(shape: Sequence[int], dim: int = -1) -> Count:
-    """GLU ``a ⊗ sigmoid(b)``, input halved along ``dim``: ``(SIGMOID_OPS + 1)·numel(x)/2``."""
-    return Count((SIGMOID_OPS + 1) * (numel(shape) // 2))
+    """GLU ``a ⊗ sigmoid(b)``, input halved along ``dim``: ``(SIGMOID + 1)·numel(x)/2``."""
+    return Count((SIGMOID + 1) * (numel(shape) // 2))
 
 
 @register(nn.GLU)
@@ -230,6 +176,3 @@ def glu_module(module: nn.GLU, inputs: tuple[Any, ...], output: Tensor) -> Count
 def glu_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Count:
     """``F.glu(input, dim=-1)``: see :func:`glu_count`."""
     return glu_count(input_of(args, kwargs).shape, arg(args, kwargs, 1, "dim", -1))
-
-
-from . import activation_softmax  # noqa: E402,F401

@@ -15,13 +15,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._count import Count
-from .._registry import DEFAULT, register, register_operator, zero_cost
+from .._registry import register, register_operator, zero_cost
 from .._shapes import arg, first_tensor
 
 _MODES = {0: "sum", 1: "mean", 2: "max"}
 
 register(nn.Embedding)(zero_cost)
-DEFAULT.declare_zero_cost(F.embedding, torch.embedding)
+register_operator(F.embedding, torch.embedding)(zero_cost)
 
 
 def embedding_bag_count(items: int, bags: int, dim: int, mode: str, weighted: bool) -> Count:

@@ -21,8 +21,8 @@ from torch import Tensor
 
 from .._count import Count
 from .._registry import register_operator
-from .elementwise import spellings
 from .matmul import product_count
+from .primitives import spellings
 
 Labels = dict[Any, int]
 

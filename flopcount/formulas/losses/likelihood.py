@@ -1,6 +1,6 @@
 """Likelihood losses: BCE, BCE with logits, KL divergence, Poisson and Gaussian NLL.
 
-Same conventions as :mod:`.loss`: one op per elementary operation, ``macs`` zero,
+Same conventions as :mod:`.regression`: one op per elementary operation, ``macs`` zero,
 hyper-parameter arithmetic folded, then the shared reductions.
 """
 
@@ -12,10 +12,10 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._count import Count
-from .._registry import register, register_operator
-from .._shapes import arg
-from .loss import _module_reduction, broadcast_numel, elementwise_loss_count, reduction_arg
+from ..._count import Count
+from ..._registry import register, register_operator
+from ..._shapes import arg
+from .reduction import broadcast_numel, elementwise_loss_count, module_reduction, reduction_arg
 
 BCE_OPS = 9
 """``(y − 1)·max(log(1 − x), −100) − y·max(log x, −100)``: 9 ops."""
@@ -30,7 +30,7 @@ def bce_module(module: nn.BCELoss, inputs: tuple[Any, ...], output: Tensor) -> C
     """``nn.BCELoss``: 9 ops per element (+1 with ``weight``) + reduction."""
     n = broadcast_numel(*inputs[:2])
     weighted = module.weight is not None
-    return elementwise_loss_count(n, BCE_OPS + weighted, _module_reduction(module))
+    return elementwise_loss_count(n, BCE_OPS + weighted, module_reduction(module))
 
 
 @register_operator(F.binary_cross_entropy)
@@ -65,7 +65,7 @@ def bce_logits_module(
     """``nn.BCEWithLogitsLoss(weight, pos_weight)``: see :func:`bce_with_logits_count`."""
     n = broadcast_numel(*inputs[:2])
     weighted = module.weight is not None
-    return bce_with_logits_count(n, weighted, module.pos_weight, _module_reduction(module))
+    return bce_with_logits_count(n, weighted, module.pos_weight, module_reduction(module))
 
 
 @register_operator(F.binary_cross_entropy_with_logits)
@@ -92,7 +92,7 @@ def kl_div_count(input_shape: Sequence[int], n: int, reduction: str, log_target:
 def kl_div_module(module: nn.KLDivLoss, inputs: tuple[Any, ...], output: Tensor) -> Count:
     """``nn.KLDivLoss(reduction, log_target)``: see :func:`kl_div_count`."""
     n = broadcast_numel(*inputs[:2])
-    return kl_div_count(inputs[0].shape, n, _module_reduction(module), module.log_target)
+    return kl_div_count(inputs[0].shape, n, module_reduction(module), module.log_target)
 
 
 @register_operator(F.kl_div)
@@ -114,7 +114,7 @@ def poisson_nll_ops(log_input: bool, full: bool) -> int:
 def poisson_module(module: nn.PoissonNLLLoss, inputs: tuple[Any, ...], output: Tensor) -> Count:
     """``nn.PoissonNLLLoss(log_input, full)``: see :func:`poisson_nll_ops`."""
     per = poisson_nll_ops(module.log_input, module.full)
-    return elementwise_loss_count(broadcast_numel(*inputs[:2]), per, _module_reduction(module))
+    return elementwise_loss_count(broadcast_numel(*inputs[:2]), per, module_reduction(module))
 
 
 @register_operator(F.poisson_nll_loss)
@@ -148,7 +148,7 @@ def gaussian_module(module: nn.GaussianNLLLoss, inputs: tuple[Any, ...], output:
     var = inputs[2]
     if isinstance(var, Tensor) and var.dim() == inputs[0].dim() - 1:
         var = var.unsqueeze(-1)
-    return gaussian_nll_count(inputs[0], inputs[1], var, module.full, _module_reduction(module))
+    return gaussian_nll_count(inputs[0], inputs[1], var, module.full, module_reduction(module))
 
 
 @register_operator(F.gaussian_nll_loss)

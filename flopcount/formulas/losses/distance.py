@@ -1,8 +1,8 @@
 """Distances and the losses built on them: PairwiseDistance, CosineSimilarity, cdist, pdist,
 CosineEmbeddingLoss, TripletMarginLoss, TripletMarginWithDistanceLoss.
 
-A p-norm of a vector of D elements is priced by :func:`.norm_lrn.p_norm_ops` (2D for
-p = 2; 2D − 1 for p ∈ {0, 1, ±inf}; 5D + 2 otherwise, a power being exp(p·log|v|)).
+A p-norm of a vector of D elements is priced by :func:`..primitives.p_norm_ops` (2D for
+p = 2; 2D − 1 for p ∈ {0, 1, ±inf}; 3D otherwise, a power being one op).
 Distances are elementwise-and-reduce work, not the linear-algebra core: ``macs`` is 0,
 even where PyTorch computes ``cdist`` through a matrix product.
 """
@@ -16,11 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._count import Count
-from .._registry import register, register_operator
-from .._shapes import arg, normalize_dim, numel
-from .loss import reduce_ops, reduction_arg
-from .norm_lrn import p_norm_ops
+from ..._count import Count
+from ..._registry import register, register_operator
+from ..._shapes import arg, normalize_dim, numel
+from ..primitives import p_norm_ops
+from .reduction import reduce_ops, reduction_arg
 
 
 def _rows(shape: Sequence[int], dim: int) -> tuple[int, int]:

@@ -9,74 +9,23 @@ Every spelling a :class:`~torch.overrides.TorchFunctionMode` can receive for the
 is registered together: ``torch.add``, ``Tensor.add``, ``Tensor.add_``, ``Tensor.__add__``,
 ``Tensor.__radd__``, ``Tensor.__iadd__`` (``a + b`` arrives as ``Tensor.add``, ``2 - a`` as
 ``Tensor.__rsub__``, ``a ** 2`` as ``Tensor.__pow__``, ``a // 2`` as ``Tensor.__floordiv__``).
-Transcendental and rounding functions live in :mod:`.elementwise_math`.
+Transcendental and rounding functions are in :mod:`.math_functions`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from .._count import Count
-from .._registry import DEFAULT, register_operator
-
-OperatorFormula = Callable[[tuple[Any, ...], dict[str, Any], Any], Count]
-
-
-def spellings(*names: str, inplace: bool = True, dunders: tuple[str, ...] = ()) -> list[Any]:
-    """Every object a ``TorchFunctionMode`` receives for the functions ``names``.
-
-    ``torch.<name>``, ``torch.special.<name>``, ``Tensor.<name>``, ``Tensor.<name>_`` (when
-    ``inplace``) and the ``Tensor`` dunders given; missing ones are skipped and objects that
-    are the same function under two names appear once.
-    """
-    found: list[Any] = []
-    for name in names:
-        candidates = [getattr(torch, name, None), getattr(torch.special, name, None)]
-        candidates.append(getattr(Tensor, name, None))
-        if inplace:
-            candidates.append(getattr(Tensor, name + "_", None))
-        found.extend(candidates)
-    found.extend(getattr(Tensor, dunder, None) for dunder in dunders)
-    unique: list[Any] = []
-    for obj in found:
-        if obj is not None and not any(obj is seen for seen in unique):
-            unique.append(obj)
-    return unique
-
-
-def output_numel(output: Any) -> int:
-    """Elements of the (broadcast) result; 0 when the call returned no tensor."""
-    return output.numel() if isinstance(output, Tensor) else 0
-
-
-def elementwise_count(numel: int, ops_per_element: int) -> Count:
-    """``ops_per_element · numel`` ops, no MACs (zero-size outputs cost 0)."""
-    return Count(max(numel, 0) * ops_per_element, 0)
-
-
-def per_element(ops_per_element: int) -> OperatorFormula:
-    """Formula factory: ``ops_per_element`` ops for every element of the output."""
-
-    def formula(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Count:
-        return elementwise_count(output_numel(output), ops_per_element)
-
-    formula.__doc__ = f"{ops_per_element} op(s) per output element."
-    formula.__qualname__ = formula.__name__ = f"per_element_{ops_per_element}"
-    return formula
+from .._registry import register_operator, zero_cost
+from .primitives import elementwise, output_numel, register_per_element, spellings
 
 
 def is_one(value: Any) -> bool:
     """Whether a scaling hyper-parameter (``alpha``, ``value``) leaves its operand unscaled."""
     return value is None or (not isinstance(value, Tensor) and value == 1)
-
-
-def register_per_element(ops_per_element: int, *names: str, **options: Any) -> None:
-    """Register every spelling of ``names`` at ``ops_per_element`` ops per output element."""
-    register_operator(*spellings(*names, **options))(per_element(ops_per_element))
 
 
 # -- add / subtract: a ± alpha·b ---------------------------------------------------------
@@ -91,7 +40,7 @@ def register_per_element(ops_per_element: int, *names: str, **options: Any) -> N
 )
 def add_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Count:
     """``a ± alpha·b``: 1 op per element, 2 when ``alpha != 1`` (the scaling multiply)."""
-    return elementwise_count(output_numel(output), 1 if is_one(kwargs.get("alpha")) else 2)
+    return elementwise(output_numel(output), 1 if is_one(kwargs.get("alpha")) else 2)
 
 
 # -- multiply / divide -------------------------------------------------------------------
@@ -114,7 +63,7 @@ register_per_element(
 def div_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Count:
     """``a / b``: 1 op per element; with ``rounding_mode`` ``'floor'``/``'trunc'`` 2 (+ round)."""
     rounding = kwargs.get("rounding_mode", args[2] if len(args) > 2 else None)
-    return elementwise_count(output_numel(output), 1 if rounding is None else 2)
+    return elementwise(output_numel(output), 1 if rounding is None else 2)
 
 
 # ⌊a / b⌋: a divide and a rounding.
@@ -129,7 +78,7 @@ register_per_element(1, "pow", "float_power", "square", dunders=("__pow__", "__r
 register_per_element(1, "neg", "negative", dunders=("__neg__",))
 register_per_element(1, "abs", "absolute", "sign", "sgn", "signbit", "reciprocal", "copysign")
 register_per_element(1, "deg2rad", "rad2deg")  # one multiply by π/180 or 180/π
-DEFAULT.declare_zero_cost(*spellings("positive", inplace=False))  # ``+a`` returns ``a``
+register_operator(*spellings("positive", inplace=False))(zero_cost)  # ``+a`` returns ``a``
 
 # -- comparisons, extrema and logic: one compare / boolean op per element --------------------------
 register_per_element(
@@ -189,7 +138,7 @@ def clamp_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -
     low = args[1] if len(args) > 1 else kwargs.get("min")
     high = args[2] if len(args) > 2 else kwargs.get("max")
     bounds = (low is not None) + (high is not None)
-    return elementwise_count(output_numel(output), bounds)
+    return elementwise(output_numel(output), bounds)
 
 
 # -- fused multiply-add style --------------------------------------------------------------
@@ -200,7 +149,4 @@ register_per_element(3, "lerp")
 @register_operator(*spellings("addcmul", "addcdiv"))
 def addc_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Count:
     """``x + value·t1 ∘ t2`` (∘ = × or ÷): 2 ops per element, 3 when ``value != 1``."""
-    return elementwise_count(output_numel(output), 2 if is_one(kwargs.get("value")) else 3)
-
-
-from . import elementwise_math  # noqa: E402,F401  (transcendental, rounding, composite)
+    return elementwise(output_numel(output), 2 if is_one(kwargs.get("value")) else 3)

@@ -30,10 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._count import Count
-from .._registry import register, register_operator
-from .._shapes import arg
-from .loss import reduce_ops, reduction_arg
+from ..._count import Count
+from ..._registry import register, register_operator
+from ..._shapes import arg
+from .reduction import reduce_ops, reduction_arg
 
 
 def read_lengths(lengths: Any, batch: int) -> list[int] | None:

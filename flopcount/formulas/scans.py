@@ -1,4 +1,4 @@
-"""Scans along one dim (part of the reduction family): ``cumsum``, ``cumprod``, ``diff``...
+"""Scans along one dim: ``cumsum``, ``cumprod``, ``diff``...
 
 A scan works on the M = numel / N lines of N elements along ``dim`` (N = 1 for a 0-d
 input); each line is independent. Zero-size inputs cost 0; ``macs`` is always zero.
@@ -14,7 +14,7 @@ from torch import Tensor
 from .._count import Count
 from .._registry import register_operator
 from .._shapes import arg, normalize_dim
-from .elementwise import spellings
+from .primitives import spellings
 
 
 def lines(shape: tuple[int, ...], dim: int) -> tuple[int, int]:

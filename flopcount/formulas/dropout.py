@@ -1,12 +1,8 @@
-"""Data movement and regularisation: Flatten, padding, shuffles and the Dropout family.
+"""Dropout: ``nn.Dropout`` and its variants, as modules and as functions.
 
-Moving, viewing, padding or permuting data is not arithmetic and costs zero ops. Dropout
-in training multiplies each element by its mask (whose kept entries already hold the
-1/(1 − p) scale), one op per element; in eval it is the identity. Alpha dropout follows
-the mask multiply with the affine correction's add: two ops per element.
-
-Resampling (``Upsample``, ``F.interpolate``) lives in :mod:`.shape_resample`, grid
-sampling (``F.grid_sample``, ``F.affine_grid``) in :mod:`.shape_grid`.
+Dropout in training multiplies each element by its mask (whose kept entries already hold
+the 1/(1 − p) scale), one op per element; in eval it is the identity. Alpha dropout
+follows the mask multiply with the affine correction's add: two ops per element.
 """
 
 from __future__ import annotations
@@ -19,39 +15,9 @@ from torch import Tensor, nn
 from torch.nn.modules.dropout import _DropoutNd
 
 from .._count import Count
-from .._registry import OperatorFormula, default_registry, register, register_operator, zero_cost
+from .._registry import OperatorFormula, register, register_operator
 from .._shapes import arg
-
-register(nn.Flatten, nn.Unflatten)(zero_cost)
-
-# Padding copies the input into a larger tensor and fills the border with a constant or
-# with copies of existing elements (reflect, replicate, circular): no arithmetic.
-register(
-    nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d,
-    nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d,
-    nn.ReflectionPad1d, nn.ReflectionPad2d, nn.ReflectionPad3d,
-    nn.ReplicationPad1d, nn.ReplicationPad2d, nn.ReplicationPad3d,
-    nn.CircularPad1d, nn.CircularPad2d, nn.CircularPad3d,
-)(zero_cost)  # fmt: skip
-
-# Pixel and channel shuffles are reshapes and permutations: no arithmetic.
-register(nn.PixelShuffle, nn.PixelUnshuffle, nn.ChannelShuffle)(zero_cost)
-
-default_registry().declare_zero_cost(
-    *{
-        F.pad,
-        torch._C._nn.pad,
-        torch.constant_pad_nd,
-        F.pixel_shuffle,
-        F.pixel_unshuffle,
-        torch.pixel_shuffle,
-        torch.pixel_unshuffle,
-        F.channel_shuffle,
-        torch.channel_shuffle,
-        F.native_channel_shuffle,
-        torch.native_channel_shuffle,
-    }
-)
+from .primitives import ADD, MUL
 
 
 def dropout_count(numel: int, p: float, training: bool, alpha: bool = False) -> Count:
@@ -66,8 +32,8 @@ def dropout_count(numel: int, p: float, training: bool, alpha: bool = False) -> 
     if not training or p == 0 or numel <= 0:
         return Count(0, 0)
     if alpha and p < 1:
-        return Count(2 * numel, 0)
-    return Count(numel, 0)
+        return Count(numel * (MUL + ADD), 0)
+    return Count(numel * MUL, 0)
 
 
 _ALPHA_MODULES = (nn.AlphaDropout, nn.FeatureAlphaDropout)
@@ -110,5 +76,3 @@ register_operator(
     torch.alpha_dropout, torch.alpha_dropout_,
     torch.feature_alpha_dropout, torch.feature_alpha_dropout_,
 )(_dropout_operator(True, "train", None))  # fmt: skip
-
-from . import shape_grid, shape_resample  # noqa: E402,F401

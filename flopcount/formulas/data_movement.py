@@ -1,16 +1,49 @@
-"""Torch functions that do no arithmetic: metadata, views, copies, creation.
+"""Data movement: what moves, views, pads, permutes, copies or creates data costs zero ops.
 
-Declared zero-cost so that operator counting names only what it truly cannot count.
-Creating or initialising tensors (``torch.zeros``, ``nn.init.*``) fills memory; it is not
-arithmetic of the model, so a module built inside ``forward`` costs only its own calls.
+Flatten, padding, pixel and channel shuffles, views, metadata (``x.shape``, ``x.dtype``),
+copies and casts, and tensor creation (``torch.zeros``, ``nn.init.*``) are registered as
+zero cost, so that operator counting names only what it truly cannot count. Filling memory
+is not arithmetic of the model: a module built inside ``forward`` costs only its own calls.
 """
 
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+import torch.nn.functional as F
+from torch import Tensor, nn
 
-from .._registry import DEFAULT
+from .._registry import register, register_operator, zero_cost
+
+register(nn.Flatten, nn.Unflatten)(zero_cost)
+
+# Padding copies the input into a larger tensor and fills the border with a constant or
+# with copies of existing elements (reflect, replicate, circular): no arithmetic.
+register(
+    nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d,
+    nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d,
+    nn.ReflectionPad1d, nn.ReflectionPad2d, nn.ReflectionPad3d,
+    nn.ReplicationPad1d, nn.ReplicationPad2d, nn.ReplicationPad3d,
+    nn.CircularPad1d, nn.CircularPad2d, nn.CircularPad3d,
+)(zero_cost)  # fmt: skip
+
+# Pixel and channel shuffles are reshapes and permutations: no arithmetic.
+register(nn.PixelShuffle, nn.PixelUnshuffle, nn.ChannelShuffle)(zero_cost)
+
+register_operator(
+    *{
+        F.pad,
+        torch._C._nn.pad,
+        torch.constant_pad_nd,
+        F.pixel_shuffle,
+        F.pixel_unshuffle,
+        torch.pixel_shuffle,
+        torch.pixel_unshuffle,
+        F.channel_shuffle,
+        torch.channel_shuffle,
+        F.native_channel_shuffle,
+        torch.native_channel_shuffle,
+    }
+)(zero_cost)
 
 _PROPERTIES = (
     "shape",
@@ -310,13 +343,17 @@ _INIT_FUNCTIONS = (
 
 def _declare() -> None:
     properties = (getattr(Tensor, name).__get__ for name in _PROPERTIES if hasattr(Tensor, name))
-    DEFAULT.declare_zero_cost(*properties)
+    register_operator(*properties)(zero_cost)
     # sets: several names are aliases of one function object
-    DEFAULT.declare_zero_cost(*{getattr(Tensor, n) for n in _TENSOR_METHODS if hasattr(Tensor, n)})
-    DEFAULT.declare_zero_cost(*{getattr(torch, n) for n in _TORCH_FUNCTIONS if hasattr(torch, n)})
-    DEFAULT.declare_zero_cost(torch.nn.functional.one_hot)  # an indexed write of ones
-    DEFAULT.declare_zero_cost(*(getattr(torch.nn.init, name) for name in _INIT_FUNCTIONS))
-    DEFAULT.declare_zero_cost(torch._C._set_grad_enabled)
+    register_operator(*{getattr(Tensor, n) for n in _TENSOR_METHODS if hasattr(Tensor, n)})(
+        zero_cost
+    )
+    register_operator(*{getattr(torch, n) for n in _TORCH_FUNCTIONS if hasattr(torch, n)})(
+        zero_cost
+    )
+    register_operator(torch.nn.functional.one_hot)(zero_cost)  # an indexed write of ones
+    register_operator(*(getattr(torch.nn.init, name) for name in _INIT_FUNCTIONS))(zero_cost)
+    register_operator(torch._C._set_grad_enabled)(zero_cost)
 
 
 _declare()

@@ -1,6 +1,9 @@
-"""The rest of the softmax family: Softmin, LogSoftmax, Softmax2d, AdaptiveLogSoftmaxWithLoss.
+"""The softmax family: Softmax (the specification), Softmin, LogSoftmax, Softmax2d and
+AdaptiveLogSoftmaxWithLoss, as modules and as functions.
 
-All follow the specification's Softmax convention: no max is subtracted before ``exp``
+Softmax along ``dim`` costs ``M·(4N − 1)`` ops, N = size along ``dim``, M = the product of
+the other sizes (the specification's page, ``spec/softmax-seed.txt``). All follow the
+specification's Softmax convention: no max is subtracted before ``exp``
 (a numerical-stability detail of kernels, not part of the definition), a row sum of N
 terms is N − 1 adds, and ``dim=None`` resolves like PyTorch's legacy rule.
 """
@@ -16,9 +19,55 @@ from torch import Tensor, nn
 
 from .._count import Count
 from .._registry import register, register_operator
-from .._shapes import arg
-from .activation import softmax_count, softmax_rows
-from .linear import dot_products
+from .._shapes import arg, normalize_dim, numel
+from .primitives import dot_products
+
+
+def implicit_softmax_dim(ndim: int) -> int:
+    """The dim PyTorch picks when softmax is called with ``dim=None`` (legacy rule)."""
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax_rows(shape: Sequence[int], dim: int | None) -> tuple[int, int]:
+    """``(M, N)`` of a softmax-like reduction: N = size along ``dim``, M = the other sizes.
+
+    ``dim=None`` resolves like PyTorch (:func:`implicit_softmax_dim`); a 0-d tensor is one
+    row of one element; a zero-size tensor is ``(0, 0)``.
+    """
+    ndim = len(shape)
+    if dim is None:
+        dim = implicit_softmax_dim(ndim)
+    total = numel(shape)
+    if total == 0:
+        return 0, 0
+    n = shape[normalize_dim(dim, ndim)] if ndim else 1
+    return total // n, n
+
+
+def softmax_count(shape: Sequence[int], dim: int | None) -> Count:
+    """Softmax along ``dim``: ``M·(4N − 1)`` ops.
+
+    N = size along ``dim``; M = product of the other sizes. Per row: N exps and N − 1 adds
+    for the denominator, then N exps and N divides for the numerators (the specification
+    counts the numerator's exps again rather than reusing them).
+    """
+    m, n = softmax_rows(shape, dim)
+    return Count(m * (4 * n - 1)) if m else Count(0)
+
+
+@register(nn.Softmax)
+def softmax_module(module: nn.Softmax, inputs: tuple[Any, ...], output: Tensor) -> Count:
+    """``nn.Softmax(dim)``: see :func:`softmax_count`."""
+    return softmax_count(inputs[0].shape, module.dim)
+
+
+@register_operator(F.softmax, torch.softmax, Tensor.softmax)
+def softmax_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor) -> Count:
+    """``F.softmax(input, dim)``, ``torch.softmax``, ``Tensor.softmax``."""
+    return softmax_count(args[0].shape, arg(args, kwargs, 1, "dim"))
+
+
+register_operator(torch.special.softmax)(softmax_operator)
 
 
 def softmin_count(shape: Sequence[int], dim: int | None) -> Count:

@@ -13,15 +13,15 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._count import Count
-from .._registry import register, register_operator
-from .._shapes import arg, numel
-from .activation import SOFTPLUS_CORE_OPS
-from .activation_softmax import log_softmax_count
-from .linear import linear_count
-from .loss import reduce_ops, reduction_arg
+from ..._count import Count
+from ..._registry import register, register_operator
+from ..._shapes import arg, numel
+from ..linear import linear_count
+from ..primitives import SOFTPLUS
+from ..softmax import log_softmax_count
+from .reduction import reduce_ops, reduction_arg
 
-LOG_SIGMOID_OPS = SOFTPLUS_CORE_OPS + 2
+LOG_SIGMOID = SOFTPLUS + 2
 """``log σ(x) = −log(1 + exp(−x))``: negate, exp, add, log, negate (the activation's price)."""
 
 
@@ -214,7 +214,7 @@ def multilabel_soft_margin_count(shape: Sequence[int], weighted: bool, reduction
         return Count(0)
     c = shape[-1] if shape else 1
     m = total // c
-    per = 2 * LOG_SIGMOID_OPS + 6 + weighted
+    per = 2 * LOG_SIGMOID + 6 + weighted
     return Count(total * per + m * c + reduce_ops(m, reduction))
 
 
