@@ -17,13 +17,16 @@ from ._errors import (
     RegistrationError,
     UnsupportedError,
 )
+from ._explain import Explanation, explain
 from ._profiler import UnsupportedWarning, count, profile
 from ._registry import (
     ModuleFormula,
     OperatorFormula,
+    Registration,
     Registry,
     default_registry,
     register,
+    register_composite,
     register_operator,
     registered_types,
     zero_cost,
@@ -35,11 +38,13 @@ __version__ = "0.1.0"
 __all__ = [
     "BudgetExceeded",
     "Count",
+    "Explanation",
     "FlopcountError",
     "FormulaError",
     "ModuleFormula",
     "ModuleStats",
     "OperatorFormula",
+    "Registration",
     "RegistrationError",
     "Registry",
     "Report",
@@ -49,8 +54,10 @@ __all__ = [
     "budget",
     "count",
     "default_registry",
+    "explain",
     "profile",
     "register",
+    "register_composite",
     "register_operator",
     "registered_types",
     "zero_cost",

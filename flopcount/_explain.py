@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from ._operators import operator_name
 from ._registry import Registry, active_registry, composite, zero_cost
 
 _ALIASES = {"F": "torch.nn.functional", "nn": "torch.nn", "Tensor": "torch.Tensor"}
@@ -81,18 +83,21 @@ def resolve(spelling: str) -> Any:
 
 
 def _target_name(target: Any) -> str:
-    owner = getattr(target, "__self__", None)
-    if owner is not None and type(owner).__name__ == "getset_descriptor":
-        return f"torch.Tensor.{owner.__name__}"
     if isinstance(target, type):
         return f"{target.__module__}.{target.__qualname__}"
-    module = getattr(target, "__module__", None)
-    qualname: str = (
-        getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or repr(target)
-    )
-    if module is None and "." in qualname:  # method descriptors of torch._C.TensorBase
-        return f"torch.Tensor.{qualname.rsplit('.', 1)[1]}"
-    return f"{module}.{qualname}" if module else qualname
+    return operator_name(target)
+
+
+def _document(formula: Any) -> str:
+    """The formula's docstring, followed by that of each shape-level function it points to
+    with ``see :func:`name```, where the math in shape symbols is written."""
+    doc = inspect.cleandoc(formula.__doc__ or "")
+    namespace = getattr(formula, "__globals__", {})
+    for name in re.findall(r"see :func:`~?\.?(\w+)`", doc):
+        helper = namespace.get(name)
+        if callable(helper) and helper.__doc__:
+            doc += f"\n\n{name}:\n" + inspect.cleandoc(helper.__doc__)
+    return doc
 
 
 def explain(target: Any, *, registry: Registry | None = None) -> Explanation:
@@ -141,7 +146,7 @@ def explain(target: Any, *, registry: Registry | None = None) -> Explanation:
         target=name,
         kind=kind,
         formula=getattr(formula, "__qualname__", repr(formula)),
-        doc=inspect.cleandoc(formula.__doc__ or ""),
+        doc=_document(formula),
         file=found.file,
         line=found.line,
         defined_at=defined,

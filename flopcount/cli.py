@@ -3,6 +3,7 @@
     flopcount torchvision.models:resnet18 --input 1x3x224x224 --depth 2
     flopcount mypkg.models:build --kwargs '{"width": 64}' --input 8x128 --dtype int64 --meta
     flopcount diff before.json after.json
+    flopcount explain torch.exp nn.Conv2d
 
 Exit status: 0 ok, 1 over budget, 2 usage error (one line on stderr).
 """
@@ -22,6 +23,7 @@ EPILOG = """examples:
   flopcount mypkg.models:build --kwargs '{"width": 64}' --input 4x128 --dtype int64
   flopcount mypkg.models:build --input 1x2048 --dtype int64 --meta --max-macs 7e12
   flopcount diff before.json after.json
+  flopcount explain torch.exp nn.Conv2d Tensor.add
 
 exit status: 0 ok, 1 over a --max-ops/--max-macs budget, 2 usage error
 """
@@ -39,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Count the operations (ops) and multiply-accumulates (MACs) of a PyTorch "
         "model, per module. TARGET is 'package.module:factory': a callable returning an "
         "nn.Module, or an nn.Module object. 'flopcount diff A.json B.json' compares two "
-        "saved JSON reports.",
+        "saved JSON reports; 'flopcount explain NAME' shows how NAME is counted and where that "
+        "formula is registered.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -226,11 +229,35 @@ def _run_diff(argv: list[str]) -> int:
     return 0
 
 
+def _run_explain(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="flopcount explain",
+        description="Show how a module type or torch function is counted: its formula, the "
+        "math in shape symbols, and the file:line where the formula is registered.",
+    )
+    parser.add_argument(
+        "names", nargs="+", metavar="NAME", help="e.g. torch.exp, nn.Conv2d, Tensor.add, F.softmax"
+    )
+    args = parser.parse_args(argv)
+    import flopcount
+
+    pages = []
+    for name in args.names:
+        try:
+            pages.append(str(flopcount.explain(name)))
+        except LookupError as error:
+            raise UsageError(str(error).strip("'\"")) from error
+    sys.stdout.write("\n\n".join(pages) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         if argv[:1] == ["diff"]:
             return _run_diff(argv[1:])
+        if argv[:1] == ["explain"]:
+            return _run_explain(argv[1:])
         args = _parser().parse_args(argv)
         if args.depth is not None and args.depth < 0:
             raise UsageError(f"bad --depth {args.depth}: expected N >= 0")

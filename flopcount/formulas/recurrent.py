@@ -198,6 +198,7 @@ def _rnn_operator(mode: str) -> Any:
         )
 
     formula.__qualname__ = formula.__name__ = f"{mode.lower()}_operator"
+    formula.__doc__ = f"``torch.{mode.lower()}``, padded or packed input: see :func:`rnn_count`."
     return formula
 
 
@@ -217,6 +218,7 @@ def _cell_operator(mode: str) -> Any:
         )
 
     formula.__qualname__ = formula.__name__ = f"{mode.lower()}_cell_operator"
+    formula.__doc__ = f"``torch.{mode.lower()}_cell``: one step, see :func:`step_count`."
     return formula
 
 

@@ -215,6 +215,9 @@ def _aa_kernel(mode: str) -> OperatorFormula:
         return interpolate_count(shape, tuple(output.shape), mode, align_corners, scales, True)
 
     formula.__qualname__ = formula.__name__ = f"upsample_{mode}_aa_operator"
+    formula.__doc__ = (
+        f"Antialiased {mode} resampling, one axis per pass: see :func:`interpolate_count`."
+    )
     return formula
 
 

@@ -436,8 +436,4 @@ def test_operator_keyword_forms_and_registered_objects() -> None:
         == expected
     )
     assert operator_count(torch._VF.gru, seq.data, seq.batch_sizes, hx, *kw.values()) == expected
-    assert (
-        recurrent.SIGMOID == SIGMOID
-        and recurrent.TANH == TANH
-        and recurrent.RELU == RELU
-    )
+    assert recurrent.SIGMOID == SIGMOID and recurrent.TANH == TANH and recurrent.RELU == RELU
