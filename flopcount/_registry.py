@@ -24,6 +24,7 @@ from typing import Any, Literal, TypeVar
 
 from torch import nn
 
+from ._compat import Absent
 from ._count import Count
 from ._errors import RegistrationError
 
@@ -98,7 +99,18 @@ def _check_signature(formula: Any, kind: str, targets: tuple[Any, ...]) -> None:
         ) from None
 
 
+class _AllAbsent(tuple):  # type: ignore[type-arg]
+    """Targets that were all absent from the running torch: nothing to register."""
+
+
+def _present(targets: tuple[Any, ...]) -> tuple[Any, ...]:
+    present = tuple(t for t in targets if not isinstance(t, Absent))
+    return present if present or not targets else _AllAbsent()
+
+
 def _check_module_types(module_types: tuple[Any, ...], verb: str) -> None:
+    if isinstance(module_types, _AllAbsent):
+        return
     if not module_types:
         raise RegistrationError(f"{verb}() needs at least one module type")
     for module_type in module_types:
@@ -127,8 +139,10 @@ class Registry:
         """Decorator: ``formula(module, inputs, output)`` counts calls of ``module_types``.
 
         Several types may share one formula. Registering a type that already has a
-        formula raises :class:`RegistrationError` unless ``replace=True``.
+        formula raises :class:`RegistrationError` unless ``replace=True``. A type the
+        running torch lacks (an :class:`~flopcount._compat.Absent` marker) is skipped.
         """
+        module_types = _present(module_types)
         _check_module_types(module_types, "register")
         for module_type in module_types:
             if not replace and (module_type in self._modules or module_type in self._composites):
@@ -155,6 +169,7 @@ class Registry:
         Such a type gets no formula, so its children are counted; the registration records
         that this is deliberate (``nn.TransformerEncoder`` stacks its layers).
         """
+        module_types = _present(module_types)
         _check_module_types(module_types, "register_composite")
         for module_type in module_types:
             if not replace and module_type in self._modules:
@@ -173,9 +188,11 @@ class Registry:
         """Decorator: ``formula(args, kwargs, output)`` counts calls of ``functions``.
 
         ``functions`` are the objects a :class:`torch.overrides.TorchFunctionMode` is
-        handed: ``torch.matmul``, ``torch.Tensor.add``, ``F.softmax``...
+        handed: ``torch.matmul``, ``torch.Tensor.add``, ``F.softmax``... Functions the
+        running torch lacks (:class:`~flopcount._compat.Absent` markers) are skipped.
         """
-        if not functions:
+        functions = _present(functions)
+        if not functions and not isinstance(functions, _AllAbsent):
             raise RegistrationError("register_operator() needs at least one function")
         for function in functions:
             if not callable(function) and not hasattr(function, "__get__"):

@@ -13,6 +13,7 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..._compat import optional
 from ..._count import Count
 from ..._registry import register, register_operator
 from ..._shapes import arg, numel
@@ -114,10 +115,8 @@ def cross_entropy_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output
     )
 
 
-@register(nn.LinearCrossEntropyLoss)
-def linear_cross_entropy_module(
-    module: nn.LinearCrossEntropyLoss, inputs: tuple[Any, ...], output: Tensor
-) -> Count:
+@register(optional("torch.nn.LinearCrossEntropyLoss"))
+def linear_cross_entropy_module(module: Any, inputs: tuple[Any, ...], output: Tensor) -> Count:
     """Linear ``(…, in) → (…, C·Πd)`` then cross-entropy on logits (…, C, d₁, …)."""
     x, y = inputs[0], inputs[1]
     outs = tuple(module.out_features)
@@ -237,7 +236,7 @@ def multilabel_soft_margin_operator(
     return multilabel_soft_margin_count(args[0].shape, weighted, red)
 
 
-@register_operator(F.linear_cross_entropy)
+@register_operator(optional("torch.nn.functional.linear_cross_entropy"))
 def linear_cross_entropy_operator(
     args: tuple[Any, ...], kwargs: dict[str, Any], output: Tensor
 ) -> Count:
