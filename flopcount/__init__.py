@@ -29,8 +29,7 @@ from ._registry import (
     zero_cost,
 )
 from ._report import ModuleStats, Report
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "BudgetExceeded",

@@ -11,6 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ._report import ModuleStats, Report
+from ._version import __version__
 
 if TYPE_CHECKING:
     import pandas
@@ -33,8 +34,6 @@ def _row_dict(row: ModuleStats) -> dict[str, Any]:
 
 def to_dict(report: Report) -> dict[str, Any]:
     import torch
-
-    from . import __version__
 
     return {
         "schema": SCHEMA,
