@@ -8,7 +8,6 @@ compare... is one, the Softmax specification's convention) and ``macs``
 from __future__ import annotations
 
 from . import formulas as _formulas  # noqa: F401  (fills the default registry)
-from ._budget import budget
 from ._count import Count
 from ._errors import (
     BudgetExceeded,
@@ -17,7 +16,7 @@ from ._errors import (
     RegistrationError,
     UnsupportedError,
 )
-from ._profiler import UnsupportedWarning, count, profile
+from ._profiler import UnsupportedWarning, budget, count, profile
 from ._registry import (
     ModuleFormula,
     OperatorFormula,

@@ -17,7 +17,8 @@ import gc
 import sys
 import threading
 import warnings
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -25,6 +26,7 @@ import torch
 from torch import nn
 from torch.nn.modules import module as _nn_module
 
+from ._check import validate_budget
 from ._count import Count, as_count
 from ._errors import FormulaError, UnsupportedError
 from ._registry import DEFAULT, Registry, zero_cost
@@ -374,6 +376,27 @@ def count(
         else:
             model(*args, **kwargs)
     return report
+
+
+@contextmanager
+def budget(
+    model: nn.Module,
+    *,
+    max_ops: float | None = None,
+    max_macs: float | None = None,
+    modules: Mapping[str, float] | None = None,
+    operators: bool = True,
+    strict: bool = False,
+    registry: Registry | None = None,
+) -> Iterator[Report]:
+    """Profile the block and raise :class:`BudgetExceeded` at its end if over budget.
+
+    An exception raised by the block itself propagates unchanged (no budget check then).
+    """
+    validate_budget(max_ops, max_macs, modules)
+    with profile(model, operators=operators, strict=strict, registry=registry) as report:
+        yield report
+    report.check(max_ops=max_ops, max_macs=max_macs, modules=modules)
 
 
 def _run_fake(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:

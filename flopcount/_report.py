@@ -151,7 +151,7 @@ class Report:
         modules: Mapping[str, float] | None = None,
     ) -> None:
         """Raise :class:`BudgetExceeded` if a total or a module goes over its budget."""
-        from ._budget import check_report
+        from ._check import check_report
 
         self._require_filled()
         check_report(self, max_ops=max_ops, max_macs=max_macs, modules=modules)
