@@ -10,6 +10,7 @@ never counted twice. It is thread-local, so another thread's work is never seen.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -17,12 +18,12 @@ from torch.overrides import TorchFunctionMode
 
 from ._count import Count, as_count
 from ._errors import FormulaError
+from ._node import SessionState
 from ._registry import zero_cost
 from ._shapes import shapes_of
 
 if TYPE_CHECKING:
-    from ._profiler import _Session
-
+    from ._registry import OperatorFormula
 
 _PUBLIC_NAMES: dict[Any, str] = {}
 
@@ -68,10 +69,10 @@ def operator_name(func: Any) -> str:
 class OperatorMode(TorchFunctionMode):
     """Counts each intercepted call into the innermost running module without a formula."""
 
-    def __init__(self, session: _Session) -> None:
+    def __init__(self, table: Mapping[Any, OperatorFormula], state: SessionState) -> None:
         super().__init__()
-        self.session = session
-        self.table = session.registry.operator_table()
+        self.table = table
+        self.state = state
 
     def __torch_function__(
         self,
@@ -83,8 +84,8 @@ class OperatorMode(TorchFunctionMode):
         if kwargs is None:
             kwargs = {}
         out = func(*args, **kwargs)
-        session = self.session
-        if session.suppress or not session.stack:
+        state = self.state
+        if state.suppress or not state.stack:
             return out
         try:
             formula = self.table.get(func)
@@ -93,7 +94,7 @@ class OperatorMode(TorchFunctionMode):
         if formula is zero_cost:
             return out
         if formula is None:
-            session.count_unsupported(operator_name(func))
+            state.count_unsupported(operator_name(func))
             return out
         with torch._C.DisableTorchFunction():
             try:
@@ -101,13 +102,13 @@ class OperatorMode(TorchFunctionMode):
                 if type(value) is not Count:
                     value = as_count(value)
             except Exception as error:
-                node = session.stack[-1]
+                node = state.stack[-1]
                 raise FormulaError(
                     f"the formula for {operator_name(func)} called in {node.label} "
                     f"({type(node.module).__name__}) failed on input shapes "
                     f"{list(shapes_of((args, kwargs)))}: {type(error).__name__}: {error}"
                 ) from error
-        node = session.stack[-1]
+        node = state.stack[-1]
         node.self_ops += value.ops
         node.self_macs += value.macs
         return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from torch import nn
@@ -312,3 +314,22 @@ def test_garbage_collector_state_is_restored() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_rows_are_built_once_and_only_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    import flopcount._profiler as profiler
+
+    real = profiler.module_stats
+    built = []
+
+    def module_stats(root: Any) -> dict[str, flopcount.ModuleStats]:
+        built.append(root)
+        return real(root)
+
+    monkeypatch.setattr(profiler, "module_stats", module_stats)
+    report = flopcount.count(mlp(), torch.randn(B, IN))
+    assert report.total > 0
+    assert built == []  # a caller of the totals pays nothing for rows
+    assert report.modules[""].ops == report.total
+    assert report.modules["2"].ops == linear_ops(B, HID, OUT)
+    assert len(built) == 1
