@@ -32,7 +32,7 @@ from ._count import Count, as_count
 from ._errors import FormulaError, UnsupportedError
 from ._node import Node, SessionState, module_stats, totals
 from ._operators import OperatorMode
-from ._registry import DEFAULT, Registry, zero_cost
+from ._registry import DEFAULT, Registry, using, zero_cost
 from ._report import Report
 from ._shapes import shapes_of
 
@@ -102,6 +102,8 @@ class profile:  # noqa: N801 - a context manager named like contextlib's
         self._entered = True
         self._session = _Session(self.model, self.registry, self.operators)
         with ExitStack() as stack:
+            # composite formulas price their parts through the active registry
+            stack.enter_context(using(self.registry))
             self._session.install(stack)
             self._exit_stack = stack.pop_all()
         return self.report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import pytest
@@ -314,6 +315,21 @@ def test_garbage_collector_state_is_restored() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("raises", [False, True])
+def test_the_profiles_registry_is_active_for_the_block(raises: bool) -> None:
+    from flopcount._registry import active_registry
+
+    registry = flopcount.default_registry().copy()
+    model = nn.Sequential(nn.Linear(IN, IN), Exploding() if raises else nn.ReLU())
+    seen = []
+    model[0].register_forward_hook(lambda *_: seen.append(active_registry()))
+    with pytest.raises(Boom) if raises else nullcontext():
+        with flopcount.profile(model, registry=registry):
+            model(torch.randn(B, IN))
+    assert seen == [registry]
+    assert active_registry() is flopcount.default_registry()
 
 
 def test_rows_are_built_once_and_only_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
