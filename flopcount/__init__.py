@@ -8,7 +8,6 @@ compare... is one, the Softmax specification's convention) and ``macs``
 from __future__ import annotations
 
 from . import formulas as _formulas  # noqa: F401  (fills the default registry)
-from ._budget import budget
 from ._count import Count
 from ._errors import (
     BudgetExceeded,
@@ -18,7 +17,7 @@ from ._errors import (
     UnsupportedError,
 )
 from ._explain import Explanation, explain
-from ._profiler import UnsupportedWarning, count, profile
+from ._profiler import UnsupportedWarning, budget, count, profile
 from ._registry import (
     ModuleFormula,
     OperatorFormula,
@@ -32,8 +31,7 @@ from ._registry import (
     zero_cost,
 )
 from ._report import ModuleStats, Report
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "BudgetExceeded",

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ._report import Report
 from ._units import human
+
+if TYPE_CHECKING:
+    from ._report import Report
 
 
 @dataclass(frozen=True, slots=True)

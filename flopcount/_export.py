@@ -1,6 +1,7 @@
-"""Data exports of a report: a versioned dict/JSON schema, CSV, pandas, and back again.
+"""Data exports of a report: a versioned dict/JSON schema, CSV, pandas.
 
-Exports carry exact integers; readable units (K/M/G/T) belong to tables only.
+Exports carry exact integers; readable units (K/M/G/T) belong to tables only. Loading a
+saved report back (``Report.from_json``) reads the same schema and lives with ``Report``.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import io
 import json
 from typing import TYPE_CHECKING, Any
 
-from ._report import ModuleStats, Report
+from ._version import __version__
 
 if TYPE_CHECKING:
     import pandas
+
+    from ._report import ModuleStats, Report
 
 SCHEMA = "flopcount.report/1"
 UNITS = {
@@ -34,8 +37,6 @@ def _row_dict(row: ModuleStats) -> dict[str, Any]:
 def to_dict(report: Report) -> dict[str, Any]:
     import torch
 
-    from . import __version__
-
     return {
         "schema": SCHEMA,
         "flopcount_version": __version__,
@@ -49,26 +50,6 @@ def to_dict(report: Report) -> dict[str, Any]:
 
 def to_json(report: Report, indent: int | None = 2) -> str:
     return json.dumps(to_dict(report), indent=indent, sort_keys=True) + "\n"
-
-
-def from_dict(data: dict[str, Any]) -> Report:
-    """Rebuild a report from :func:`to_dict` output (for diffs of saved reports)."""
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise ValueError(f"not a flopcount report: expected schema {SCHEMA!r}, found {found!r}")
-    rows = {}
-    for item in data["modules"]:
-        rows[item["name"]] = ModuleStats(
-            **{field: item[field] for field in ROW_FIELDS},
-            input_shapes=tuple(tuple(shape) for shape in item.get("input_shapes", ())),
-            has_formula=bool(item.get("has_formula", False)),
-            children=tuple(item.get("children", ())),
-        )
-    return Report.from_rows(rows, data.get("unsupported", {}))
-
-
-def from_json(text: str) -> Report:
-    return from_dict(json.loads(text))
 
 
 def to_csv(report: Report) -> str:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from collections import Counter
 from html import escape
+from typing import TYPE_CHECKING
 
-from ._report import Report
 from ._table import HEADERS, table_rows
 from ._units import human, percent
+
+if TYPE_CHECKING:
+    from ._report import Report
 
 _TOP = 15
 

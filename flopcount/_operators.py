@@ -6,23 +6,27 @@ module formulas' math lives, so ``nn.Softmax`` and ``F.softmax`` share a formula
 fused kernel (CPU attention, ``mkldnn`` LSTM) is priced by its math rather than ignored.
 While the mode handles a call it is popped off the stack, so a function's insides are
 never counted twice. It is thread-local, so another thread's work is never seen.
+
+The same mode also prices a plain function's torch calls for formulas that are built
+from parts (:func:`price_calls`); the package has no other torch-function mode.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.overrides import TorchFunctionMode
 
-from ._count import Count, as_count
+from ._count import ZERO, Count, as_count
 from ._errors import FormulaError
+from ._node import SessionState
 from ._registry import zero_cost
 from ._shapes import shapes_of
 
 if TYPE_CHECKING:
-    from ._profiler import _Session
-
+    from ._registry import OperatorFormula, Registry
 
 _PUBLIC_NAMES: dict[Any, str] = {}
 
@@ -66,12 +70,22 @@ def operator_name(func: Any) -> str:
 
 
 class OperatorMode(TorchFunctionMode):
-    """Counts each intercepted call into the innermost running module without a formula."""
+    """Prices intercepted torch calls by the operator formulas of ``table``.
 
-    def __init__(self, session: _Session) -> None:
+    Inside a profile (``state`` given) a call counts into the innermost running module,
+    and not at all while a module whose formula covers it runs. Without ``state`` every
+    call counts into ``total`` and runs with all torch-function modes off, so no outer
+    mode (a profile's) sees it and nothing it calls inside is counted again.
+    """
+
+    def __init__(
+        self, table: Mapping[Any, OperatorFormula], state: SessionState | None = None
+    ) -> None:
         super().__init__()
-        self.session = session
-        self.table = session.registry.operator_table()
+        self.table = table
+        self.tally = state is None
+        self.state = SessionState() if state is None else state
+        self.total = ZERO
 
     def __torch_function__(
         self,
@@ -82,10 +96,14 @@ class OperatorMode(TorchFunctionMode):
     ) -> Any:
         if kwargs is None:
             kwargs = {}
-        out = func(*args, **kwargs)
-        session = self.session
-        if session.suppress or not session.stack:
-            return out
+        state = self.state
+        if self.tally:
+            with torch._C.DisableTorchFunction():
+                out = func(*args, **kwargs)
+        else:
+            out = func(*args, **kwargs)
+            if state.suppress or not state.stack:
+                return out
         try:
             formula = self.table.get(func)
         except TypeError:  # an unhashable callable
@@ -93,7 +111,7 @@ class OperatorMode(TorchFunctionMode):
         if formula is zero_cost:
             return out
         if formula is None:
-            session.count_unsupported(operator_name(func))
+            state.count_unsupported(operator_name(func))
             return out
         with torch._C.DisableTorchFunction():
             try:
@@ -101,13 +119,38 @@ class OperatorMode(TorchFunctionMode):
                 if type(value) is not Count:
                     value = as_count(value)
             except Exception as error:
-                node = session.stack[-1]
-                raise FormulaError(
-                    f"the formula for {operator_name(func)} called in {node.label} "
-                    f"({type(node.module).__name__}) failed on input shapes "
-                    f"{list(shapes_of((args, kwargs)))}: {type(error).__name__}: {error}"
-                ) from error
-        node = session.stack[-1]
-        node.self_ops += value.ops
-        node.self_macs += value.macs
+                raise self._formula_error(func, args, kwargs, error) from error
+        if self.tally:
+            self.total += value
+        else:
+            node = state.stack[-1]
+            node.self_ops += value.ops
+            node.self_macs += value.macs
         return out
+
+    def _formula_error(
+        self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], error: Exception
+    ) -> FormulaError:
+        where = ""
+        if not self.tally:
+            node = self.state.stack[-1]
+            where = f" called in {node.label} ({type(node.module).__name__})"
+        return FormulaError(
+            f"the formula for {operator_name(func)}{where} failed on input shapes "
+            f"{list(shapes_of((args, kwargs)))}: {type(error).__name__}: {error}"
+        )
+
+
+def price_calls(
+    registry: Registry, fn: Callable[..., Any], *args: Any, **kwargs: Any
+) -> tuple[Count, list[str]]:
+    """Run ``fn(*args, **kwargs)`` and price every torch call it makes by ``registry``.
+
+    Returns the total and the public names of the functions it called that have no
+    formula. Meant for formulas built from parts, which run with torch functions
+    disabled: handling is switched back on for this mode only.
+    """
+    mode = OperatorMode(registry.operator_table())
+    with torch._C._EnableTorchFunction(), mode:
+        fn(*args, **kwargs)
+    return mode.total, list(mode.state.unsupported)

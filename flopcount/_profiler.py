@@ -17,7 +17,9 @@ import gc
 import sys
 import threading
 import warnings
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -25,10 +27,13 @@ import torch
 from torch import nn
 from torch.nn.modules import module as _nn_module
 
+from ._check import validate_budget
 from ._count import Count, as_count
 from ._errors import FormulaError, UnsupportedError
-from ._registry import DEFAULT, Registry, zero_cost
-from ._report import Node, Report
+from ._node import Node, SessionState, module_stats, totals
+from ._operators import OperatorMode
+from ._registry import DEFAULT, Registry, using, zero_cost
+from ._report import Report
 from ._shapes import shapes_of
 
 _MISSING: Any = object()
@@ -97,6 +102,8 @@ class profile:  # noqa: N801 - a context manager named like contextlib's
         self._entered = True
         self._session = _Session(self.model, self.registry, self.operators)
         with ExitStack() as stack:
+            # composite formulas price their parts through the active registry
+            stack.enter_context(using(self.registry))
             self._session.install(stack)
             self._exit_stack = stack.pop_all()
         return self.report
@@ -110,7 +117,10 @@ class profile:  # noqa: N801 - a context manager named like contextlib's
         if self._exit_stack is None:
             raise RuntimeError("flopcount.profile.__exit__ called without __enter__")
         self._exit_stack.close()
-        self.report._fill(self._session.finish(), self._session.unsupported)
+        root = self._session.finish()
+        self.report._fill(
+            totals(root), partial(module_stats, root), self._session.state.unsupported
+        )
         if exc_type is not None:
             return
         unsupported = self.report.unsupported
@@ -127,7 +137,7 @@ class profile:  # noqa: N801 - a context manager named like contextlib's
 
 
 class _Session:
-    """Hook state of one active profile: the node map, the running stack, the hooks."""
+    """Hook state of one active profile: the node map, the shared state, the hooks."""
 
     def __init__(self, model: nn.Module, registry: Registry, operators: bool) -> None:
         self.model = model
@@ -135,9 +145,7 @@ class _Session:
         self.operators = operators
         self.thread = threading.get_ident()
         self.nodes: dict[nn.Module, Node] = {}
-        self.stack: list[Node] = []
-        self.suppress = 0
-        self.unsupported: dict[str, int] = {}
+        self.state = SessionState()
         # Building one node per module allocates a few objects per module; on a model of
         # 100,000 modules the collector's full passes over everything torch has allocated
         # made registration 5x slower than linear. Pause it for the build only.
@@ -187,9 +195,7 @@ class _Session:
         if self.operators:
             # every module is pushed; a formula-less leaf is counted by its operators
             stack.enter_context(_nn_module.register_module_forward_pre_hook(self.pre_hook))
-            from ._operators import OperatorMode
-
-            stack.enter_context(OperatorMode(self))
+            stack.enter_context(OperatorMode(self.registry.operator_table(), self.state))
             return
         for node in self.nodes.values():
             if node.formula is None:
@@ -205,15 +211,15 @@ class _Session:
             )
 
     def finish(self) -> Node:
-        self.stack.clear()
+        self.state.stack.clear()
         return self.root
 
     # -- the hot path ----------------------------------------------------------------
     def _make_hooks(self) -> tuple[Any, Any]:
         """The two hooks as closures over locals: they run once per module call."""
-        session = self
+        state = self.state
         nodes_get = self.nodes.get
-        stack = self.stack
+        stack = state.stack
         thread = self.thread
         get_ident = threading.get_ident
         add_dynamic = self._add_dynamic
@@ -231,7 +237,7 @@ class _Session:
                 return
             stack.append(node)
             if node.formula is not None:
-                session.suppress += 1
+                state.suppress += 1
 
         def post_hook(
             module: nn.Module, args: tuple[Any, ...], kwargs: Any, output: Any = _MISSING
@@ -246,8 +252,8 @@ class _Session:
             if stack and stack[-1] is node:  # only pushed nodes are ever on the stack
                 stack.pop()
                 if node.formula is not None:
-                    session.suppress -= 1
-            if output is _MISSING or session.suppress:
+                    state.suppress -= 1
+            if output is _MISSING or state.suppress:
                 return  # _MISSING: the forward raised (always_call hooks get no kwargs then)
             calls = node.calls = node.calls + 1
             if calls == 1:
@@ -255,7 +261,7 @@ class _Session:
             formula = node.formula
             if formula is None:
                 if node.unsupported:
-                    session.count_unsupported(node.name)
+                    state.count_unsupported(node.name)
             elif formula is zero_cost:
                 return
             else:
@@ -305,7 +311,7 @@ class _Session:
 
     def _add_dynamic(self, module: nn.Module) -> Node:
         """A module the model creates or swaps in during forward: a child of the caller."""
-        parent = self.stack[-1]
+        parent = self.state.stack[-1]
         index = sum(1 for c in parent.children if c.dynamic)
         prefix = parent.name + "." if parent.name else ""
         node = Node(
@@ -319,9 +325,6 @@ class _Session:
         parent.add_child(node)
         self.nodes[module] = node
         return node
-
-    def count_unsupported(self, name: str) -> None:
-        self.unsupported[name] = self.unsupported.get(name, 0) + 1
 
 
 def _guarded(method: Any) -> Any:
@@ -374,6 +377,27 @@ def count(
         else:
             model(*args, **kwargs)
     return report
+
+
+@contextmanager
+def budget(
+    model: nn.Module,
+    *,
+    max_ops: float | None = None,
+    max_macs: float | None = None,
+    modules: Mapping[str, float] | None = None,
+    operators: bool = True,
+    strict: bool = False,
+    registry: Registry | None = None,
+) -> Iterator[Report]:
+    """Profile the block and raise :class:`BudgetExceeded` at its end if over budget.
+
+    An exception raised by the block itself propagates unchanged (no budget check then).
+    """
+    validate_budget(max_ops, max_macs, modules)
+    with profile(model, operators=operators, strict=strict, registry=registry) as report:
+        yield report
+    report.check(max_ops=max_ops, max_macs=max_macs, modules=modules)
 
 
 def _run_fake(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:

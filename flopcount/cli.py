@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
 
         import flopcount
 
-        from ._budget import validate_budget
+        from ._check import validate_budget
 
         try:
             validate_budget(args.max_ops, args.max_macs)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+from typing import Any
+
 import pytest
 import torch
 from torch import nn
@@ -312,3 +315,37 @@ def test_garbage_collector_state_is_restored() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("raises", [False, True])
+def test_the_profiles_registry_is_active_for_the_block(raises: bool) -> None:
+    from flopcount._registry import active_registry
+
+    registry = flopcount.default_registry().copy()
+    model = nn.Sequential(nn.Linear(IN, IN), Exploding() if raises else nn.ReLU())
+    seen = []
+    model[0].register_forward_hook(lambda *_: seen.append(active_registry()))
+    with pytest.raises(Boom) if raises else nullcontext():
+        with flopcount.profile(model, registry=registry):
+            model(torch.randn(B, IN))
+    assert seen == [registry]
+    assert active_registry() is flopcount.default_registry()
+
+
+def test_rows_are_built_once_and_only_when_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    import flopcount._profiler as profiler
+
+    real = profiler.module_stats
+    built = []
+
+    def module_stats(root: Any) -> dict[str, flopcount.ModuleStats]:
+        built.append(root)
+        return real(root)
+
+    monkeypatch.setattr(profiler, "module_stats", module_stats)
+    report = flopcount.count(mlp(), torch.randn(B, IN))
+    assert report.total > 0
+    assert built == []  # a caller of the totals pays nothing for rows
+    assert report.modules[""].ops == report.total
+    assert report.modules["2"].ops == linear_ops(B, HID, OUT)
+    assert len(built) == 1

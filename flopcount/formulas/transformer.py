@@ -16,9 +16,9 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.overrides import TorchFunctionMode
 
 from .._count import Count, as_count
+from .._operators import price_calls
 from .._registry import active_registry, register, register_composite, register_operator, zero_cost
 from .attention import mha_module_count, sequence_dims
 
@@ -39,33 +39,6 @@ def child_count(module: nn.Module, in_shape: Shape, out_shape: Shape) -> Count:
     return as_count(formula(module, (_meta(in_shape),), _meta(out_shape)))
 
 
-class _Pricing(TorchFunctionMode):
-    """Prices every torch call of a plain function by the registered operator formulas."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.registry = active_registry()
-        self.total = Count(0)
-        self.missing: list[str] = []
-
-    def __torch_function__(
-        self,
-        func: Any,
-        types: Any,
-        args: tuple[Any, ...] = (),
-        kwargs: dict[str, Any] | None = None,
-    ) -> Any:
-        kwargs = kwargs or {}
-        with torch._C.DisableTorchFunction():
-            out = func(*args, **kwargs)
-            formula = self.registry.lookup_operator(func)
-            if formula is None:
-                self.missing.append(getattr(func, "__name__", repr(func)))
-            elif formula is not zero_cost:
-                self.total += as_count(formula(args, kwargs, out))
-        return out
-
-
 def activation_count(activation: Callable[[Tensor], Tensor], shape: Shape) -> Count:
     """The layer's activation on a tensor of ``shape``: a module by its module formula, a
     function by its operator formula, any other callable by the torch calls it makes."""
@@ -78,13 +51,10 @@ def activation_count(activation: Callable[[Tensor], Tensor], shape: Shape) -> Co
         formula = None
     if formula is not None:
         return as_count(formula((x,), {}, x))
-    # Formulas run with torch functions disabled; switch them back on for our mode only
-    # (_Pricing runs each call with them disabled again, so no outer mode sees it).
-    with torch._C._EnableTorchFunction(), _Pricing() as pricing:
-        activation(x)
-    if pricing.missing:
-        raise LookupError(f"no operator formula for {', '.join(pricing.missing)} in the activation")
-    return pricing.total
+    total, missing = price_calls(active_registry(), activation, x)
+    if missing:
+        raise LookupError(f"no operator formula for {', '.join(missing)} in the activation")
+    return total
 
 
 def feedforward_count(

@@ -1,19 +1,20 @@
-"""Budgets: hold a report's totals and chosen modules to maximum counts."""
+"""Budget checks: a report's totals and chosen modules held to maximum counts.
+
+Pure functions of report data; the ``budget()`` context manager, which runs a profile,
+lives with the profiler.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ._errors import BudgetExceeded
+from ._table import render_offenders
 
 if TYPE_CHECKING:
-    from torch import nn
-
-    from ._registry import Registry
     from ._report import Report
 
 
@@ -85,34 +86,9 @@ def check_report(
     max_macs: float | None = None,
     modules: Mapping[str, float] | None = None,
 ) -> None:
-    from ._table import render_offenders
-
+    """Raise :class:`BudgetExceeded`, listing every offender, if anything is over budget."""
     rows = offenders(report, max_ops=max_ops, max_macs=max_macs, modules=modules)
     if rows:
         raise BudgetExceeded(
             f"flopcount budget exceeded ({len(rows)} over):\n{render_offenders(rows)}", rows
         )
-
-
-@contextmanager
-def budget(
-    model: nn.Module,
-    *,
-    max_ops: float | None = None,
-    max_macs: float | None = None,
-    modules: Mapping[str, float] | None = None,
-    operators: bool = True,
-    strict: bool = False,
-    registry: Registry | None = None,
-) -> Iterator[Report]:
-    """Profile the block and raise :class:`BudgetExceeded` at its end if over budget.
-
-    An exception raised by the block itself propagates unchanged (no budget check then).
-    """
-    from ._profiler import profile
-
-    validate_budget(max_ops, max_macs, modules)
-    options: dict[str, Any] = {"operators": operators, "strict": strict, "registry": registry}
-    with profile(model, **options) as report:
-        yield report
-    report.check(max_ops=max_ops, max_macs=max_macs, modules=modules)
