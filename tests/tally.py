@@ -113,6 +113,11 @@ class Tally:
         return out
 
 
+def close(actual: Tensor, expected: Tensor, *, rtol: float = 1e-9, atol: float = 1e-9) -> None:
+    """A reference's output equals the module's (float64 references: tight tolerances)."""
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol)
+
+
 def module_count(module: torch.nn.Module, *inputs: object, **kwargs: object) -> flopcount.Count:
     """Count one call of ``module`` with the hook profiler alone (strict)."""
     report = flopcount.count(module, *inputs, operators=False, strict=True, **kwargs)

@@ -16,15 +16,11 @@ from hypothesis import strategies as st
 from torch import Tensor, nn
 
 from flopcount import Count
-from tests.tally import Tally, module_count, operator_count
+from tests.tally import Tally, close, module_count, operator_count
 
 SEED = 1234
 DT = torch.float64
 ZERO = Count(0, 0)
-
-
-def close(actual: Tensor, expected: Tensor) -> None:
-    torch.testing.assert_close(actual, expected, rtol=1e-9, atol=1e-9)
 
 
 # ------------------------------------------------------------------ padding, shuffles
