@@ -10,17 +10,32 @@ name and the torch version if a release removed it.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+from torch.nn.modules import module as _nn_module
 
 from ._errors import FlopcountError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import ExitStack
+
+FLOOR = (2, 6)
+"""The oldest torch release flopcount supports and tests (pyproject: ``torch>=2.6``).
+
+torch 2.4 and 2.5 cannot pass keyword arguments to a global module forward hook
+(``register_module_forward_hook(with_kwargs=True)``, new in 2.6); the engine needs them to
+read a forward's keyword inputs (``mha(q, k, v, attn_mask=m)``) with one global hook.
+"""
 
 TORCH_VERSION = tuple(int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
 """(major, minor) of the running torch."""
 
+_REQUESTED: list[str] = []
 _MISSING: list[str] = []
 
 
@@ -48,6 +63,8 @@ def _resolve(path: str) -> Any:
 
 def optional(path: str) -> Any:
     """``torch.a.b`` if the running torch has it, else an :class:`Absent` marker."""
+    if path not in _REQUESTED:
+        _REQUESTED.append(path)
     try:
         return _resolve(path)
     except AttributeError:
@@ -67,6 +84,46 @@ def private(path: str) -> Any:
         ) from None
 
 
+def _private_or_stub(path: str) -> Any:
+    """A private name read on every call of the engine, resolved once at import: if this
+    torch lacks it, a stub that raises :class:`TorchCompatibilityError` when used, so that
+    importing flopcount (and the pytest plugin with it) never fails."""
+    try:
+        return _resolve(path)
+    except AttributeError:
+
+        def unavailable(*args: Any, **kwargs: Any) -> Any:
+            private(path)  # raises, naming the name and the torch version
+
+        return unavailable
+
+
+DisableTorchFunction: Any = _private_or_stub("torch._C.DisableTorchFunction")
+"""Context manager: torch-function modes (flopcount's operator mode among them) off."""
+EnableTorchFunction: Any = _private_or_stub("torch._C._EnableTorchFunction")
+"""Context manager: torch-function handling back on inside a disabled region."""
+
+
+def register_global_forward_hook(hook: Callable[..., Any], stack: ExitStack) -> None:
+    """One global forward hook that receives keyword arguments and runs also when the
+    forward raises, removed (with every trace of it) when ``stack`` closes."""
+    if "with_kwargs" not in inspect.signature(_nn_module.register_module_forward_hook).parameters:
+        raise TorchCompatibilityError(
+            f"flopcount needs torch >= {FLOOR[0]}.{FLOOR[1]} (global forward hooks with keyword "
+            f"arguments); this is torch {torch.__version__}"
+        )
+    with_kwargs = private("torch.nn.modules.module._global_forward_hooks_with_kwargs")
+    handle = _nn_module.register_module_forward_hook(hook, with_kwargs=True, always_call=True)
+    # RemovableHandle forgets the with_kwargs flag: drop that entry ourselves, after it.
+    stack.callback(with_kwargs.pop, handle.id, None)
+    stack.enter_context(handle)
+
+
 def missing() -> tuple[str, ...]:
     """Torch names flopcount would count that the running torch lacks."""
     return tuple(_MISSING)
+
+
+def optional_names() -> tuple[str, ...]:
+    """Every torch name flopcount looks up with :func:`optional` (present or not)."""
+    return tuple(_REQUESTED)

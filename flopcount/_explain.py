@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
+from ._compat import missing
 from ._operators import operator_name
 from ._registry import Registry, active_registry, composite, zero_cost
 
@@ -72,6 +74,11 @@ def resolve(spelling: str) -> Any:
             try:
                 obj = getattr(obj, attr)
             except AttributeError:
+                if name in missing():
+                    raise LookupError(
+                        f"{name} is not in torch {torch.__version__}; flopcount counts it on "
+                        "the releases that have it"
+                    ) from None
                 where = ".".join(parts[:cut])
                 raise LookupError(f"{spelling!r}: {where} has no attribute {attr!r}") from None
         break

@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import torch
 from torch.overrides import TorchFunctionMode
 
+from ._compat import DisableTorchFunction, EnableTorchFunction
 from ._count import ZERO, Count, as_count
 from ._errors import FormulaError
 from ._node import SessionState
@@ -98,7 +98,7 @@ class OperatorMode(TorchFunctionMode):
             kwargs = {}
         state = self.state
         if self.tally:
-            with torch._C.DisableTorchFunction():
+            with DisableTorchFunction():
                 out = func(*args, **kwargs)
         else:
             out = func(*args, **kwargs)
@@ -113,7 +113,7 @@ class OperatorMode(TorchFunctionMode):
         if formula is None:
             state.count_unsupported(operator_name(func))
             return out
-        with torch._C.DisableTorchFunction():
+        with DisableTorchFunction():
             try:
                 value = formula(args, kwargs, out)
                 if type(value) is not Count:
@@ -151,6 +151,6 @@ def price_calls(
     disabled: handling is switched back on for this mode only.
     """
     mode = OperatorMode(registry.operator_table())
-    with torch._C._EnableTorchFunction(), mode:
+    with EnableTorchFunction(), mode:
         fn(*args, **kwargs)
     return mode.total, list(mode.state.unsupported)

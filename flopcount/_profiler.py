@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn.modules import module as _nn_module
 
 from ._check import validate_budget
+from ._compat import DisableTorchFunction, register_global_forward_hook
 from ._count import Count, as_count
 from ._errors import FormulaError, UnsupportedError
 from ._node import Node, SessionState, module_stats, totals
@@ -186,12 +187,7 @@ class _Session:
 
     def install(self, stack: ExitStack) -> None:
         self.pre_hook, post_hook = self._make_hooks()
-        hook = _nn_module.register_module_forward_hook(
-            post_hook, with_kwargs=True, always_call=True
-        )
-        # RemovableHandle forgets the with_kwargs flag; drop it ourselves so no state is left.
-        stack.callback(_nn_module._global_forward_hooks_with_kwargs.pop, hook.id, None)
-        stack.enter_context(hook)
+        register_global_forward_hook(post_hook, stack)
         if self.operators:
             # every module is pushed; a formula-less leaf is counted by its operators
             stack.enter_context(_nn_module.register_module_forward_pre_hook(self.pre_hook))
@@ -331,7 +327,7 @@ def _guarded(method: Any) -> Any:
     """``method`` run with torch-function modes (our operator mode among them) switched off."""
 
     def run(*args: Any) -> None:
-        with torch._C.DisableTorchFunction():
+        with DisableTorchFunction():
             method(*args)
 
     return run
