@@ -79,10 +79,25 @@ def test_linear_matches_reference(
     assert operator_count(torch._C._nn.linear, x, module.weight, module.bias) == tally.count
 
 
+def _linear_1d_weight_with_bias_on_batches() -> bool:
+    try:
+        F.linear(torch.ones(2, 3, 4), torch.ones(4), torch.ones(()))
+    except RuntimeError:
+        return False
+    return True
+
+
+LINEAR_1D_WEIGHT_BIAS_ON_BATCHES = _linear_1d_weight_with_bias_on_batches()
+"""torch 2.6 rejects ``F.linear(x, w, b)`` with a 1-d ``w``, a bias and a batched (≥ 3-d) x
+("mat2 must be a matrix"); newer releases compute it. Probed, not assumed."""
+
+
 @given(lead=leading, in_features=small, bias=st.booleans())
 def test_functional_linear_with_1d_weight(lead: list[int], in_features: int, bias: bool) -> None:
     x, w = torch.randn(*lead, in_features), torch.randn(in_features)
     b = torch.randn(()) if bias and len(lead) != 1 else None  # torch rejects 2-d x, 1-d w, bias
+    if b is not None and lead and not LINEAR_1D_WEIGHT_BIAS_ON_BATCHES:
+        b = None  # this torch rejects the call for batched shapes (see the probe above)
     tally = Tally()
     torch.testing.assert_close(F.linear(x, w, b), reference_linear(tally, x, w, b))
     assert operator_count(F.linear, x, w, b) == tally.count

@@ -257,6 +257,13 @@ def lp_cases(draw: Any) -> dict[str, Any]:
     }
 
 
+LP_POOL_INF_IS_MAX = torch.equal(
+    F.lp_pool1d(torch.tensor([[[0.5, -2.0]]]), math.inf, 2), torch.tensor([[[2.0]]])
+)
+"""Newer torch computes an infinite-norm LPPool as the max of |x| (the math flopcount prices);
+torch 2.6 raises to the power ∞ and averages, which is not that norm. Probed, not assumed."""
+
+
 @given(lp_cases())
 def test_lp_pool_matches_tally(case: dict[str, Any]) -> None:
     dims = case["dims"]
@@ -267,7 +274,8 @@ def test_lp_pool_matches_tally(case: dict[str, Any]) -> None:
     expected_out, expected = counted(
         ref_lp_pool, x, case["norm_type"], case["kernel"], case["stride"], out.shape[-dims:]
     )
-    torch.testing.assert_close(expected_out, out)
+    if LP_POOL_INF_IS_MAX or not math.isinf(case["norm_type"]):
+        torch.testing.assert_close(expected_out, out)
     assert module_count(module, x) == expected
     assert operator_count(LP_F[dims], x, *hyper) == expected
 
