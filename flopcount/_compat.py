@@ -11,6 +11,7 @@ name and the torch version if a release removed it.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,6 @@ from torch.nn.modules import module as _nn_module
 from ._errors import FlopcountError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from contextlib import ExitStack
 
 FLOOR = (2, 6)
@@ -102,6 +102,18 @@ DisableTorchFunction: Any = _private_or_stub("torch._C.DisableTorchFunction")
 """Context manager: torch-function modes (flopcount's operator mode among them) off."""
 EnableTorchFunction: Any = _private_or_stub("torch._C._EnableTorchFunction")
 """Context manager: torch-function handling back on inside a disabled region."""
+
+
+def _no_graph_task() -> int:
+    return -1
+
+
+current_graph_task: Callable[[], int] = getattr(torch._C, "_current_graph_task_id", _no_graph_task)
+"""The id of the autograd graph task running on this thread, -1 outside a backward pass.
+
+A forward that runs while it is not -1 is a recomputation by activation checkpointing
+(``torch.utils.checkpoint`` re-runs the forward during backward): not forward work.
+"""
 
 
 def register_global_forward_hook(hook: Callable[..., Any], stack: ExitStack) -> None:

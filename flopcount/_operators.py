@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from torch.overrides import TorchFunctionMode
 
-from ._compat import DisableTorchFunction, EnableTorchFunction
+from ._compat import DisableTorchFunction, EnableTorchFunction, current_graph_task
 from ._count import ZERO, Count, as_count
 from ._errors import FormulaError
 from ._node import SessionState
@@ -102,8 +102,8 @@ class OperatorMode(TorchFunctionMode):
                 out = func(*args, **kwargs)
         else:
             out = func(*args, **kwargs)
-            if state.suppress or not state.stack:
-                return out
+            if state.suppress or not state.stack or current_graph_task() != -1:
+                return out  # inside a graph task: a checkpoint's recomputation
         try:
             formula = self.table.get(func)
         except TypeError:  # an unhashable callable

@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn.modules import module as _nn_module
 
 from ._check import validate_budget
-from ._compat import DisableTorchFunction, register_global_forward_hook
+from ._compat import DisableTorchFunction, current_graph_task, register_global_forward_hook
 from ._count import Count, as_count
 from ._errors import FormulaError, UnsupportedError
 from ._node import Node, SessionState, module_stats, totals
@@ -219,6 +219,7 @@ class _Session:
         thread = self.thread
         get_ident = threading.get_ident
         add_dynamic = self._add_dynamic
+        graph_task = current_graph_task
         first_call, evaluate = self._first_call, self._evaluate
         if self.operators:  # shape reads and formulas must not reach the operator mode
             first_call, evaluate = _guarded(first_call), _guarded(evaluate)
@@ -249,8 +250,10 @@ class _Session:
                 stack.pop()
                 if node.formula is not None:
                     state.suppress -= 1
-            if output is _MISSING or state.suppress:
-                return  # _MISSING: the forward raised (always_call hooks get no kwargs then)
+            if output is _MISSING or state.suppress or graph_task() != -1:
+                # _MISSING: the forward raised (always_call hooks get no kwargs then);
+                # inside a graph task: checkpointing recomputes a forward during backward
+                return
             calls = node.calls = node.calls + 1
             if calls == 1:
                 first_call(node, args, kwargs)

@@ -167,3 +167,56 @@ def test_backward_and_checkpoint_recomputation_are_not_counted() -> None:
         model(torch.randn(B, D, requires_grad=True)).sum().backward()
     assert report.modules["fc"].calls == 1
     assert report.total == LINEAR  # the .sum() runs outside the model: not its work
+
+
+class _MatmulBlock(nn.Module):
+    """Linear, two direct matmuls, Linear: what a hand-written attention block does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(D, D, bias=False)
+        self.b = nn.Linear(D, D, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.a(x)
+        return self.b(h @ h.transpose(-2, -1) @ h)
+
+
+class _Checkpointed(nn.Module):
+    def __init__(self, block: nn.Module, reentrant: bool) -> None:
+        super().__init__()
+        self.block = block
+        self.reentrant = reentrant
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from torch.utils.checkpoint import checkpoint
+
+        return checkpoint(self.block, x, use_reentrant=self.reentrant)
+
+
+@pytest.mark.parametrize("reentrant", [False, True])
+def test_checkpoint_recomputation_never_changes_the_forward_counts(reentrant: bool) -> None:
+    """Both checkpoint implementations re-run the block's forward during backward (the
+    Linears and the matmuls); none of it is forward work, and no row's calls change."""
+    model = _Checkpointed(_MatmulBlock(), reentrant)
+    x = torch.randn(B, D, requires_grad=True)
+    linears = 2 * B * D * D  # a and b, no bias
+    matmuls = B * B * D + B * D * B  # (B, D) @ (D, B), then (B, B) @ (B, D)
+    forward_only = flopcount.count(model, x, strict=True)
+    with flopcount.profile(model, strict=True) as report:
+        model(x).sum().backward()
+    assert forward_only.macs == report.macs == linears + matmuls
+    assert report.total == forward_only.total
+    assert {name: row.calls for name, row in report.modules.items()} == dict.fromkeys(
+        ("", "block", "block.a", "block.b"), 1
+    )
+
+
+@pytest.mark.parametrize("reentrant", [False, True])
+def test_checkpoint_recomputation_is_not_counted_by_hooks_alone(reentrant: bool) -> None:
+    model = _Checkpointed(nn.Sequential(nn.Linear(D, D), nn.ReLU(), nn.Linear(D, D)), reentrant)
+    x = torch.randn(B, D, requires_grad=True)
+    with flopcount.profile(model, operators=False, strict=True) as report:
+        model(x).sum().backward()
+    assert report.total == 2 * LINEAR + B * D  # two Linears and one ReLU, once each
+    assert report.modules["block.0"].calls == 1
