@@ -11,6 +11,7 @@ from . import formulas as _formulas  # noqa: F401  (fills the default registry)
 from ._count import Count
 from ._errors import (
     BudgetExceeded,
+    DryRunError,
     FlopcountError,
     FormulaError,
     RegistrationError,
@@ -36,6 +37,7 @@ from ._version import __version__
 __all__ = [
     "BudgetExceeded",
     "Count",
+    "DryRunError",
     "Explanation",
     "FlopcountError",
     "FormulaError",

@@ -28,6 +28,11 @@ class UnsupportedError(FlopcountError):
         )
 
 
+class DryRunError(FlopcountError):
+    """``dry_run=True`` met an operation fake tensors cannot run (its output shape depends
+    on tensor values); names the module and the operation."""
+
+
 class FormulaError(FlopcountError):
     """A formula raised; names the module or operator and the input shapes."""
 

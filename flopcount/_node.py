@@ -56,13 +56,15 @@ class SessionState:
 
     ``stack`` holds the running modules' nodes (innermost last); ``suppress`` counts the
     running modules whose formula covers everything inside them (rule 1: nothing inside
-    is counted again); ``unsupported`` counts calls of what no formula counts, by name.
+    is counted again); ``unsupported`` counts calls of what no formula counts, by name;
+    ``raised_in`` is the innermost module whose forward raised (for error messages).
     """
 
     def __init__(self) -> None:
         self.stack: list[Node] = []
         self.suppress = 0
         self.unsupported: dict[str, int] = {}
+        self.raised_in: Node | None = None  # the innermost module whose forward raised
 
     def count_unsupported(self, name: str) -> None:
         self.unsupported[name] = self.unsupported.get(name, 0) + 1

@@ -30,7 +30,7 @@ from torch.nn.modules import module as _nn_module
 from ._check import validate_budget
 from ._compat import DisableTorchFunction, current_graph_task, register_global_forward_hook
 from ._count import Count, as_count
-from ._errors import FormulaError, UnsupportedError
+from ._errors import DryRunError, FormulaError, UnsupportedError
 from ._node import Node, SessionState, module_stats, totals
 from ._operators import OperatorMode
 from ._registry import DEFAULT, Registry, using, zero_cost
@@ -250,10 +250,12 @@ class _Session:
                 stack.pop()
                 if node.formula is not None:
                     state.suppress -= 1
-            if output is _MISSING or state.suppress or graph_task() != -1:
-                # _MISSING: the forward raised (always_call hooks get no kwargs then);
-                # inside a graph task: checkpointing recomputes a forward during backward
+            if output is _MISSING:  # the forward raised (always_call hooks get no kwargs then)
+                if state.raised_in is None:
+                    state.raised_in = node
                 return
+            if state.suppress or graph_task() != -1:
+                return  # inside a graph task: checkpointing recomputes a forward in backward
             calls = node.calls = node.calls + 1
             if calls == 1:
                 first_call(node, args, kwargs)
@@ -370,12 +372,45 @@ def count(
     The counts are identical to a real run's, because formulas only read shapes.
     ``operators``, ``strict``, ``registry`` and ``dry_run`` are reserved keyword names.
     """
-    with profile(model, operators=operators, strict=strict, registry=registry) as report:
-        if dry_run:
-            _run_fake(model, args, kwargs)
-        else:
+    session = profile(model, operators=operators, strict=strict, registry=registry)
+    with session as report:
+        if not dry_run:
             model(*args, **kwargs)
+        else:
+            try:
+                _run_fake(model, args, kwargs)
+            except _data_dependent_errors() as error:
+                node = session._session.state.raised_in
+                where = f"{node.label} ({type(node.module).__name__})" if node else "the model"
+                raise DryRunError(
+                    f"dry_run cannot count {where}: {_operation(error)} needs tensor values "
+                    "(its output depends on them) and a dry run has none; count this model "
+                    "without dry_run=True"
+                ) from error
     return report
+
+
+def _data_dependent_errors() -> tuple[type[Exception], ...]:
+    """What fake tensors raise for an operation whose result needs real values."""
+    from torch._subclasses import fake_tensor
+
+    names = (
+        "DynamicOutputShapeException",
+        "DataDependentOutputException",
+        "UnsupportedOperatorException",
+    )
+    found = tuple(getattr(fake_tensor, name, None) for name in names)
+    from torch.fx.experimental import symbolic_shapes
+
+    guard = getattr(symbolic_shapes, "GuardOnDataDependentSymNode", None)
+    return tuple(e for e in (*found, guard) if isinstance(e, type))
+
+
+def _operation(error: Exception) -> str:
+    func = error.args[0] if error.args else None
+    if func is None or isinstance(func, str):  # a guard's message, not an operator
+        return f"an operation ({type(error).__name__})"
+    return f"the operation {func}"  # an OpOverload prints as aten.nonzero.default
 
 
 @contextmanager
@@ -412,5 +447,56 @@ def _run_fake(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -
     )
     state: dict[str, torch.Tensor] = {name: mode.from_tensor(t) for name, t in tensors}
     fake_args, fake_kwargs = tree_map_only(torch.Tensor, mode.from_tensor, (args, kwargs))
-    with mode:
-        functional_call(model, state, fake_args, fake_kwargs, strict=False)
+    saved = _save_attributes(model)
+    try:
+        with mode:
+            functional_call(model, state, fake_args, fake_kwargs, strict=False)
+    finally:
+        _restore_attributes(saved)
+
+
+# functional_call swaps and restores these itself
+_SWAPPED = frozenset(("_parameters", "_buffers"))
+_Saved = list[tuple[nn.Module, dict[str, Any], dict[str, Any]]]
+
+
+def _save_attributes(model: nn.Module) -> _Saved:
+    """Every module's Python attributes, and the contents of those that are containers:
+    a dry run's forward may set a flag (RWKV's ``layers_are_rescaled``) that only the
+    fake tensors' state would justify."""
+    saved: _Saved = []
+    for module in model.modules():
+        attributes = {k: v for k, v in vars(module).items() if k not in _SWAPPED}
+        contents = {k: v.copy() for k, v in attributes.items() if isinstance(v, (list, dict, set))}
+        saved.append((module, attributes, contents))
+    return saved
+
+
+def _restore_attributes(saved: _Saved) -> None:
+    """Rebind what was rebound, drop what was added, refill containers in place (hook
+    handles hold their dicts by reference, so a dict is never replaced by a copy)."""
+    for module, attributes, contents in saved:
+        current = vars(module)
+        for key in [k for k in current if k not in attributes and k not in _SWAPPED]:
+            del current[key]
+        for key, value in attributes.items():
+            if current.get(key, _MISSING) is not value:
+                current[key] = value
+            before = contents.get(key)
+            if before is not None and not _same_items(value, before):
+                value.clear()
+                if isinstance(value, list):
+                    value.extend(before)
+                else:
+                    value.update(before)
+
+
+def _same_items(now: Any, before: Any) -> bool:
+    """Item by item identity: ``==`` on containers of tensors would compare tensors."""
+    if len(now) != len(before):
+        return False
+    if isinstance(now, dict):
+        return all(k in now and now[k] is v for k, v in before.items())
+    if isinstance(now, set):
+        return all(any(x is y for y in now) for x in before)
+    return all(x is y for x, y in zip(now, before, strict=True))
