@@ -31,6 +31,8 @@ class Node:
     shapes: tuple[tuple[int, ...], ...] = ()
     dynamic = False
     unsupported = False
+    original: Node | None = None  # set on an alias: the node of the module it stands for
+    trusted: Node | None = None  # the last caller found to own this node (a memo)
 
     def __init__(
         self, name: str, module: nn.Module, formula: ModuleFormula | None, parent: Node | None

@@ -146,6 +146,7 @@ class _Session:
         self.operators = operators
         self.thread = threading.get_ident()
         self.nodes: dict[nn.Module, Node] = {}
+        self.aliases: dict[tuple[Node, Node], Node] = {}
         self.state = SessionState()
         # Building one node per module allocates a few objects per module; on a model of
         # 100,000 modules the collector's full passes over everything torch has allocated
@@ -219,6 +220,7 @@ class _Session:
         thread = self.thread
         get_ident = threading.get_ident
         add_dynamic = self._add_dynamic
+        place = self._place
         graph_task = current_graph_task
         first_call, evaluate = self._first_call, self._evaluate
         if self.operators:  # shape reads and formulas must not reach the operator mode
@@ -232,6 +234,10 @@ class _Session:
                 node = add_dynamic(module)
             elif get_ident() != thread:
                 return
+            if stack:
+                caller = stack[-1]
+                if caller is not node.parent and node.trusted is not caller:
+                    node = place(node, caller)
             stack.append(node)
             if node.formula is not None:
                 state.suppress += 1
@@ -246,10 +252,12 @@ class _Session:
                 node = add_dynamic(module)
             elif get_ident() != thread:
                 return
-            if stack and stack[-1] is node:  # only pushed nodes are ever on the stack
-                stack.pop()
-                if node.formula is not None:
-                    state.suppress -= 1
+            if stack:  # only pushed nodes are ever on the stack
+                top = stack[-1]
+                if top is node or top.original is node:
+                    node = stack.pop()  # the alias, when a non-owner called the module
+                    if node.formula is not None:
+                        state.suppress -= 1
             if output is _MISSING:  # the forward raised (always_call hooks get no kwargs then)
                 if state.raised_in is None:
                     state.raised_in = node
@@ -309,6 +317,37 @@ class _Session:
             return as_count(value)
         except TypeError as error:
             raise self.formula_error(node, module, args, error) from error
+
+    def _place(self, node: Node, caller: Node) -> Node:
+        """The row a call of ``node``'s module from ``caller`` counts into.
+
+        Called by one of its ancestors (a model calling ``self.layers[0]`` through a
+        ModuleList it owns): its own row. Called from a block that does not own it (a
+        module shared by the root and a block): an alias row under the caller, named
+        ``caller.<name>``, so the calling block's row holds the work and rows still add
+        up (self + children); the alias's own children mirror the module's.
+        """
+        owner = caller.original or caller
+        ancestor = node.parent
+        while ancestor is not None and ancestor is not owner:
+            ancestor = ancestor.parent
+        if ancestor is owner and caller.original is None:
+            node.trusted = caller
+            return node
+        key = (node, caller)
+        alias = self.aliases.get(key)
+        if alias is None:
+            if ancestor is owner:  # inside an alias: mirror the module's own subtree
+                suffix = node.name[len(owner.name) + 1 :] if owner.name else node.name
+                name = f"{caller.name}.{suffix}"
+            else:
+                name = f"{caller.name}.<{node.name}>" if caller.name else f"<{node.name}>"
+            alias = Node(name, node.module, node.formula, caller)
+            alias.original = node
+            alias.unsupported = node.unsupported
+            caller.add_child(alias)
+            self.aliases[key] = alias
+        return alias
 
     def _add_dynamic(self, module: nn.Module) -> Node:
         """A module the model creates or swaps in during forward: a child of the caller."""

@@ -87,24 +87,34 @@ class Caller(nn.Module):
         return self.sibling(self.fc(self.fc(x)))
 
 
+def rows_add_up(report: flopcount.Report) -> bool:
+    rows = report.modules
+    return all(
+        row.ops == row.self_ops + sum(rows[child].ops for child in row.children)
+        for row in rows.values()
+    )
+
+
 def test_child_called_twice_and_a_sibling_called() -> None:
+    """The sibling lives at "1" (its owner calls it once); the call ``Caller`` makes counts
+    in Caller's row, as the alias row "0.<1>"."""
     sibling = nn.Linear(D, D)
     model = nn.Sequential(Caller(sibling), sibling)
     report = flopcount.count(model, torch.randn(B, D), strict=True)
     assert report.modules["0.fc"].calls == 2
-    assert report.modules["1"].calls == 2  # counted under its own name, whoever calls it
-    assert report.total == 4 * LINEAR
+    assert report.modules["1"].calls == 1 and report.modules["0.<1>"].calls == 1
+    assert report.modules["0"].ops == 3 * LINEAR  # fc twice, then the sibling
+    assert report.total == 4 * LINEAR and rows_add_up(report)
 
 
-def test_module_shared_by_two_parents_has_one_row() -> None:
+def test_module_shared_by_two_parents_counts_in_each_callers_row() -> None:
     shared = nn.Linear(D, D)
     model = nn.Sequential(nn.Sequential(shared), nn.Sequential(shared))
     report = flopcount.count(model, torch.randn(B, D), strict=True)
-    assert "0.0" in report.modules and "1.0" not in report.modules
-    assert report.modules["0.0"].calls == 2
-    assert report.total == 2 * LINEAR
-    rows = report.modules
-    assert rows[""].ops == sum(rows[child].ops for child in rows[""].children) + rows[""].self_ops
+    assert "1.0" not in report.modules  # one module, one name: its first
+    assert report.modules["0.0"].calls == 1 and report.modules["1.<0.0>"].calls == 1
+    assert report.modules["0"].ops == report.modules["1"].ops == LINEAR
+    assert report.total == 2 * LINEAR and rows_add_up(report)
 
 
 class Swapper(nn.Module):
