@@ -17,6 +17,7 @@ import gc
 import sys
 import threading
 import warnings
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from functools import partial
@@ -473,6 +474,12 @@ def budget(
     report.check(max_ops=max_ops, max_macs=max_macs, modules=modules)
 
 
+_FAKE_STATES: weakref.WeakKeyDictionary[nn.Module, tuple[Any, dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per model: its fake-tensor mode and the fakes of its parameters and buffers."""
+
+
 def _run_fake(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     from itertools import chain
 
@@ -480,11 +487,22 @@ def _run_fake(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -
     from torch.func import functional_call
     from torch.utils._pytree import tree_map_only
 
-    mode = FakeTensorMode(allow_non_fake_inputs=True)
+    cached = _FAKE_STATES.get(model)
+    if cached is None:
+        cached = _FAKE_STATES[model] = (FakeTensorMode(allow_non_fake_inputs=True), {})
+    mode, fakes = cached
     tensors = chain(
         model.named_parameters(remove_duplicate=False), model.named_buffers(remove_duplicate=False)
     )
-    state: dict[str, torch.Tensor] = {name: mode.from_tensor(t) for name, t in tensors}
+    state: dict[str, torch.Tensor] = {}
+    for name, tensor in tensors:
+        # Converting a tensor costs ~0.3 ms (half of a ResNet-50 dry run): keep the fake of
+        # every parameter and buffer whose metadata has not changed since the last dry run.
+        key = (id(tensor), tensor.shape, tensor.stride(), tensor.dtype, tensor.requires_grad)
+        found = fakes.get(name)
+        if found is None or found[0] != key or found[1].shape != tensor.shape:
+            found = fakes[name] = (key, mode.from_tensor(tensor))
+        state[name] = found[1]
     fake_args, fake_kwargs = tree_map_only(torch.Tensor, mode.from_tensor, (args, kwargs))
     saved = _save_attributes(model)
     try:

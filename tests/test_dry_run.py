@@ -100,3 +100,17 @@ def test_a_data_dependent_shape_stops_a_dry_run_in_one_line_naming_module_and_op
     assert "without dry_run=True" in message
     assert info.value.__cause__ is not None  # torch's own exception, chained
     assert flopcount.count(m, torch.randn(3, 4)).macs == 3 * 4 * 4  # fine without dry_run
+
+
+def test_repeated_dry_runs_follow_a_model_whose_parameters_changed() -> None:
+    """Dry runs keep the fakes of unchanged parameters; a replaced one is converted again."""
+    m = nn.Sequential(nn.Linear(4, 8))
+    x = torch.randn(3, 4)
+    assert flopcount.count(m, x, dry_run=True).macs == 3 * 4 * 8
+    assert flopcount.count(m, x, dry_run=True).macs == 3 * 4 * 8
+    m[0] = nn.Linear(4, 16)
+    assert flopcount.count(m, x, dry_run=True).macs == 3 * 4 * 16
+    m[0].weight = nn.Parameter(torch.randn(2, 4))
+    m[0].bias = None
+    assert flopcount.count(m, x, dry_run=True).macs == 3 * 4 * 2
+    assert flopcount.count(m, x).macs == 3 * 4 * 2
