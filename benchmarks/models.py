@@ -115,8 +115,31 @@ def resnet50() -> nn.Module:
     return tv_resnet50()
 
 
+def llama4() -> nn.Module:
+    """A 4-layer LLaMA shape (examples/llm_meta.py): GQA through SDPA, RMSNorm, SwiGLU."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    from llm_meta import Config, Llama
+
+    return Llama(Config(layers=4, hidden=256, heads=8, kv_heads=2, mlp=688, vocab=1000))
+
+
 MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[int, ...]]] = {
     "mlp1000": (mlp, (1, 16)),
     "resnet18": (resnet18, (1, 3, 224, 224)),
     "resnet50": (resnet50, (1, 3, 224, 224)),
+    # launch-bound proxies: forwards that do almost no arithmetic, so per-call costs show
+    "resnet50-16px": (resnet50, (1, 3, 16, 16)),
+    "llama4-8tok": (llama4, (1, 8)),
 }
+TOKEN_MODELS = frozenset({"llama4-8tok"})
+"""Models whose input is token ids (zeros), not a float tensor."""
+
+
+def make_input(name: str) -> torch.Tensor:
+    shape = MODELS[name][1]
+    if name in TOKEN_MODELS:
+        return torch.zeros(shape, dtype=torch.long)
+    return torch.randn(shape)

@@ -26,7 +26,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from models import MODELS
+from models import MODELS, make_input
 
 import flopcount
 
@@ -105,14 +105,33 @@ def runners(model: nn.Module, x: torch.Tensor) -> dict[str, Runner]:
     return found
 
 
-def measure(name: str, repeats: int) -> list[tuple[str, float, float, float, float]]:
-    factory, shape = MODELS[name]
+FLOPCOUNT_TOOLS = ("flopcount (operators=False)", "flopcount (default)")
+Row = tuple[str, float, float, float, float, float | None, float | None]
+
+
+def measure(name: str, repeats: int) -> tuple[list[Row], int]:
+    """Per tool: median ms, ratio (median, min, max) over the plain forward, and µs added
+    per module call in steady state and, for flopcount, on the first profile of a model."""
+    import copy
+
+    factory, _ = MODELS[name]
     torch.manual_seed(0)
     model = factory().eval()
-    x = torch.randn(shape)
+    x = make_input(name)
     rows = []
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        report = flopcount.count(copy.deepcopy(model), x)  # library warm-up on another copy
+        calls = sum(row.calls for row in report.modules.values())
+        first: dict[str, float] = {}
+        for tool in FLOPCOUNT_TOOLS:  # a model's first profile: its node tree, first shapes
+            samples = []
+            for _ in range(5):
+                run = runners(copy.deepcopy(model), x)[tool]
+                start = time.perf_counter()
+                run()
+                samples.append(time.perf_counter() - start)
+            first[tool] = statistics.median(samples)
         tools = runners(model, x)
         for run in tools.values():  # warm-up: imports, allocator, lazy init
             run()
@@ -124,16 +143,14 @@ def measure(name: str, repeats: int) -> list[tuple[str, float, float, float, flo
                 times[tool].append(time.perf_counter() - start)
     base = statistics.median(times["plain forward"])
     for tool, samples in times.items():
+        median = statistics.median(samples)
+        added = None if tool == "plain forward" else (median - base) / calls * 1e6
+        first_added = (first[tool] - base) / calls * 1e6 if tool in first else None
         rows.append(
-            (
-                tool,
-                statistics.median(samples) * 1e3,
-                statistics.median(samples) / base,
-                min(samples) / base,
-                max(samples) / base,
-            )
-        )
-    return rows
+            (tool, median * 1e3, median / base, min(samples) / base, max(samples) / base,
+             added, first_added)
+        )  # fmt: skip
+    return rows, calls
 
 
 def main() -> None:
@@ -161,18 +178,37 @@ def main() -> None:
         return
     from tabulate import tabulate
 
-    rows = measure(args.model, args.repeats)
+    rows, calls = measure(args.model, args.repeats)
     print(
-        f"\n{args.model} (input {MODELS[args.model][1]}, {args.repeats} alternating runs, "
-        f"{args.threads} thread(s), torch {torch.__version__})"
+        f"\n{args.model} (input {MODELS[args.model][1]}, {calls} module calls per forward, "
+        f"{args.repeats} alternating runs, {args.threads} thread(s), torch {torch.__version__})"
     )
+
+    def micros(value: float | None) -> str:
+        return "" if value is None else f"{value:.1f}"
+
     print(
         tabulate(
             [
-                (tool, f"{ms:.2f}", f"{median:.3f}x", f"{low:.3f}-{high:.3f}x")
-                for tool, ms, median, low, high in rows
+                (
+                    tool,
+                    f"{ms:.2f}",
+                    f"{median:.3f}x",
+                    f"{low:.3f}-{high:.3f}x",
+                    micros(added),
+                    micros(first_added),
+                )
+                for tool, ms, median, low, high, added, first_added in rows
             ],
-            headers=("tool", "median ms", "ratio (median)", "ratio (min-max)"),
+            headers=(
+                "tool",
+                "median ms",
+                "ratio (median)",
+                "ratio (min-max)",
+                "µs/call added",
+                "first profile µs/call",
+            ),
+            disable_numparse=True,
         )
     )
 
