@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._registry import register, register_operator, zero_cost
+from .primitives import spellings
 
 register(nn.Flatten, nn.Unflatten)(zero_cost)
 
@@ -209,6 +210,13 @@ _TENSOR_METHODS = (
     "nonzero",
     "argwhere",
     "__reversed__",
+    # random fills: drawing numbers is not arithmetic of the model
+    "uniform_",
+    "random_",
+    "exponential_",
+    "geometric_",
+    "cauchy_",
+    "log_normal_",
     "view_as_real",
     "chalf",
     "cfloat",
@@ -280,6 +288,9 @@ _TORCH_FUNCTIONS = (
     "as_strided",
     "view_as_real",
     "view_as_complex",
+    "real",
+    "imag",
+    "fill",
     "nonzero",
     "argwhere",
     "meshgrid",
@@ -344,13 +355,10 @@ _INIT_FUNCTIONS = (
 def _declare() -> None:
     properties = (getattr(Tensor, name).__get__ for name in _PROPERTIES if hasattr(Tensor, name))
     register_operator(*properties)(zero_cost)
-    # sets: several names are aliases of one function object
-    register_operator(*{getattr(Tensor, n) for n in _TENSOR_METHODS if hasattr(Tensor, n)})(
-        zero_cost
-    )
-    register_operator(*{getattr(torch, n) for n in _TORCH_FUNCTIONS if hasattr(torch, n)})(
-        zero_cost
-    )
+    # every spelling of each name: torch.X, torch.X_, Tensor.X, Tensor.X_ (x.where(c, y) and
+    # torch.where(c, x, y) are the same selection)
+    register_operator(*spellings(*dict.fromkeys(_TENSOR_METHODS + _TORCH_FUNCTIONS)))(zero_cost)
+    register_operator(torch.linalg.diagonal)(zero_cost)
     register_operator(torch.nn.functional.one_hot)(zero_cost)  # an indexed write of ones
     register_operator(*(getattr(torch.nn.init, name) for name in _INIT_FUNCTIONS))(zero_cost)
     register_operator(torch._C._set_grad_enabled)(zero_cost)

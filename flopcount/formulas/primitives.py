@@ -147,20 +147,23 @@ OperatorFormula = Callable[[tuple[Any, ...], dict[str, Any], Any], Count]
 def spellings(*names: str, inplace: bool = True, dunders: tuple[str, ...] = ()) -> list[Any]:
     """Every object a ``TorchFunctionMode`` receives for the functions ``names``.
 
-    ``torch.<name>``, ``torch.special.<name>``, ``Tensor.<name>``, ``Tensor.<name>_`` (when
-    ``inplace``) and the ``Tensor`` dunders given; missing ones are skipped and objects that
-    are the same function under two names appear once.
+    ``torch.<name>``, ``torch.special.<name>``, ``Tensor.<name>``, and with ``inplace`` also
+    ``torch.<name>_`` and ``Tensor.<name>_``, plus the ``Tensor`` dunders given. Names the
+    running torch lacks, and same-named objects that are not functions (``torch.float`` is a
+    dtype, ``torch.cuda`` a module), are skipped; one function under two names appears once.
     """
     found: list[Any] = []
     for name in names:
         found += [getattr(torch, name, None), getattr(torch.special, name, None)]
         found.append(getattr(Tensor, name, None))
         if inplace:
-            found.append(getattr(Tensor, name + "_", None))
+            found += [getattr(torch, name + "_", None), getattr(Tensor, name + "_", None)]
     found.extend(getattr(Tensor, dunder, None) for dunder in dunders)
     unique: list[Any] = []
     for obj in found:
-        if obj is not None and not any(obj is seen for seen in unique):
+        if not callable(obj) or isinstance(obj, type):
+            continue
+        if not any(obj is seen for seen in unique):
             unique.append(obj)
     return unique
 
