@@ -123,6 +123,15 @@ def explain(target: Any, *, registry: Registry | None = None) -> Explanation:
     registry = registry or active_registry()
     found = registry.registration(target)
     name = spelling or _target_name(target)
+    if found is None and isinstance(target, type):
+        overriding = registry.overriding_class(target)
+        if overriding is not None:
+            base = next(b for b in target.__mro__ if registry.registration(b) is not None)
+            raise LookupError(
+                f"{name} has no formula: {overriding.__qualname__} overrides forward, so it "
+                f"does not inherit the formula of {_target_name(base)}; it is counted as its "
+                "children plus the torch functions it calls (register it to give it one)"
+            )
     if found is None:
         what = "module type" if isinstance(target, type) else "function"
         raise LookupError(

@@ -215,18 +215,19 @@ class Registry:
 
     # -- looking up ----------------------------------------------------------------
     def lookup(self, module_type: type) -> ModuleFormula | None:
-        """The formula of ``module_type`` or of its nearest registered base class."""
+        """The formula of ``module_type`` or of its nearest registered base class.
+
+        A subclass inherits its base's formula only if no class on the way overrides
+        ``forward``: one that does may compute something else (Gemma's scaled embedding is
+        an ``nn.Embedding`` whose forward also multiplies), so it has no formula and is
+        counted like any formula-less module, unless it is registered itself.
+        """
         try:
             return self._resolved[module_type]
         except KeyError:
             pass
-        found = None
-        for base in module_type.__mro__:
-            if base in self._modules:
-                found = self._modules[base]
-                break
-            if base in self._composites:
-                break
+        owner = self._owner(module_type)
+        found = None if owner is None or owner in self._composites else self._modules[owner]
         self._resolved[module_type] = found
         return found
 
@@ -283,6 +284,18 @@ class Registry:
         for base in module_type.__mro__:
             if base in self._modules or base in self._composites:
                 return base
+            if "forward" in base.__dict__:
+                return None  # overrides forward below any registered base
+        return None
+
+    def overriding_class(self, module_type: type) -> type | None:
+        """The class that keeps ``module_type`` from inheriting a registered base's
+        formula by overriding ``forward``, if that is why it has none."""
+        for base in module_type.__mro__:
+            if base in self._modules or base in self._composites:
+                return None
+            if "forward" in base.__dict__:
+                return base if any(b in self._modules for b in module_type.__mro__) else None
         return None
 
     def _describe(self, target: Any) -> str:

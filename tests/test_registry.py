@@ -188,3 +188,35 @@ def test_one_registration_idiom_in_the_formula_families() -> None:
         text = path.read_text()
         for idiom in (r"\bDEFAULT\.", r"default_registry\(\)", r"\.declare_"):
             assert not re.search(idiom, text), f"{path.name} uses {idiom}"
+
+
+# -- a subclass that overrides forward does not inherit its base's formula -----------------
+class ScaledEmbedding(nn.Embedding):
+    """Gemma's embedding: the lookup, then a multiply by √hidden."""
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return super().forward(ids) * self.embedding_dim**0.5
+
+
+class PlainSubclass(nn.Embedding):
+    pass
+
+
+def test_a_subclass_that_overrides_forward_is_counted_by_what_it_runs() -> None:
+    vocab, hidden, b, length = 10, 6, 2, 3
+    ids = torch.zeros(b, length, dtype=torch.long)
+    report = flopcount.count(ScaledEmbedding(vocab, hidden), ids, strict=True)
+    assert report.total == b * length * hidden  # the lookup is free; the multiply is not
+    assert flopcount.default_registry().lookup(ScaledEmbedding) is None
+    assert flopcount.default_registry().lookup(PlainSubclass) is not None
+    assert flopcount.count(PlainSubclass(vocab, hidden), ids, strict=True).total == 0
+    with pytest.raises(LookupError, match="ScaledEmbedding overrides forward"):
+        flopcount.explain(ScaledEmbedding)
+
+
+def test_registering_the_overriding_subclass_gives_it_a_formula() -> None:
+    registry = flopcount.default_registry().copy()
+    registry.register(ScaledEmbedding)(lambda module, inputs, output: Count(output.numel()))
+    ids = torch.zeros(2, 3, dtype=torch.long)
+    report = flopcount.count(ScaledEmbedding(10, 6), ids, registry=registry, strict=True)
+    assert report.total == 2 * 3 * 6
