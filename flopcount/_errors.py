@@ -16,16 +16,32 @@ class RegistrationError(FlopcountError, ValueError):
 class UnsupportedError(FlopcountError):
     """``strict=True`` and something ran that no formula can count.
 
-    ``unsupported`` maps each module's qualified name or operator's name to its calls.
+    ``unsupported`` maps each module's qualified name or operator's name to its calls;
+    ``uncounted`` (hooks-only profiles) the modules whose own forward code was not seen.
     """
 
-    def __init__(self, unsupported: Mapping[str, int]) -> None:
+    def __init__(
+        self, unsupported: Mapping[str, int], uncounted: Mapping[str, int] | None = None
+    ) -> None:
         self.unsupported = dict(unsupported)
-        lines = "\n".join(f"  {name}: {calls} call(s)" for name, calls in self.unsupported.items())
-        super().__init__(
-            f"{len(self.unsupported)} module(s)/operator(s) have no formula "
-            f"(register one with @flopcount.register, or pass strict=False):\n{lines}"
-        )
+        self.uncounted = dict(uncounted or {})
+        parts = []
+        if self.unsupported:
+            lines = "\n".join(
+                f"  {n or '(root)'}: {c} call(s)" for n, c in self.unsupported.items()
+            )
+            parts.append(
+                f"{len(self.unsupported)} module(s)/operator(s) have no formula "
+                f"(register one with @flopcount.register, or pass strict=False):\n{lines}"
+            )
+        if self.uncounted:
+            lines = "\n".join(f"  {n or '(root)'}: {c} call(s)" for n, c in self.uncounted.items())
+            parts.append(
+                f"{len(self.uncounted)} module(s) run code of their own that operators=False "
+                "cannot see (count with operators=True, or declare a pure container with "
+                f"flopcount.register_composite):\n{lines}"
+            )
+        super().__init__("\n".join(parts))
 
 
 class DryRunError(FlopcountError):

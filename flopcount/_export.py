@@ -45,6 +45,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         "total": {"ops": report.total, "macs": report.macs},
         "modules": [_row_dict(row) for row in report.modules.values()],
         "unsupported": dict(sorted(report.unsupported.items())),
+        "uncounted": dict(sorted(report.uncounted.items())),
     }
 
 

@@ -31,6 +31,7 @@ class Node:
     shapes: tuple[tuple[int, ...], ...] = ()
     dynamic = False
     unsupported = False
+    uncounted = False  # hooks only: a formula-less block whose own forward code is unseen
     original: Node | None = None  # set on an alias: the node of the module it stands for
     trusted: Node | None = None  # the last caller found to own this node (a memo)
 
@@ -66,10 +67,14 @@ class SessionState:
         self.stack: list[Node] = []
         self.suppress = 0
         self.unsupported: dict[str, int] = {}
+        self.uncounted: dict[str, int] = {}
         self.raised_in: Node | None = None  # the innermost module whose forward raised
 
     def count_unsupported(self, name: str) -> None:
         self.unsupported[name] = self.unsupported.get(name, 0) + 1
+
+    def count_uncounted(self, name: str) -> None:
+        self.uncounted[name] = self.uncounted.get(name, 0) + 1
 
 
 def totals(root: Node) -> tuple[int, int]:

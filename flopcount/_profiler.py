@@ -120,22 +120,17 @@ class profile:  # noqa: N801 - a context manager named like contextlib's
             raise RuntimeError("flopcount.profile.__exit__ called without __enter__")
         self._exit_stack.close()
         root = self._session.finish()
+        state = self._session.state
         self.report._fill(
-            totals(root), partial(module_stats, root), self._session.state.unsupported
+            totals(root), partial(module_stats, root), state.unsupported, state.uncounted
         )
         if exc_type is not None:
             return
-        unsupported = self.report.unsupported
-        if unsupported and self.strict:
-            raise UnsupportedError(unsupported)
-        if unsupported:
-            names = ", ".join(sorted(name or "(root)" for name in unsupported)[:8])
-            more = "" if len(unsupported) <= 8 else f" and {len(unsupported) - 8} more"
-            warnings.warn(
-                f"flopcount could not count {names}{more}; see Report.unsupported",
-                UnsupportedWarning,
-                stacklevel=2,
-            )
+        unsupported, uncounted = self.report.unsupported, self.report.uncounted
+        if (unsupported or uncounted) and self.strict:
+            raise UnsupportedError(unsupported, uncounted)
+        if unsupported or uncounted:
+            warnings.warn(_not_counted_message(unsupported, uncounted), UnsupportedWarning, 2)
 
 
 class _Session:
@@ -199,6 +194,8 @@ class _Session:
             if node.formula is None:
                 if not node.children:
                     node.unsupported = True
+                elif not self._code_free(type(node.module)):
+                    node.uncounted = True
             elif node.children:
                 stack.enter_context(
                     node.module.register_forward_pre_hook(self.pre_hook, prepend=True)
@@ -207,6 +204,16 @@ class _Session:
             stack.enter_context(
                 self.root.module.register_forward_pre_hook(self.pre_hook, prepend=True)
             )
+
+    def _code_free(self, module_type: type) -> bool:
+        """Whether a formula-less module with children does no arithmetic of its own:
+        ``nn.Sequential`` (its forward only calls its children in turn) or a type the
+        registry knows is a composite (``register_composite``)."""
+        if self.registry.covers(module_type):
+            return True
+        return issubclass(module_type, nn.Sequential) and module_type.forward is (
+            nn.Sequential.forward
+        )
 
     def finish(self) -> Node:
         self.state.stack.clear()
@@ -272,6 +279,8 @@ class _Session:
             if formula is None:
                 if node.unsupported:
                     state.count_unsupported(node.name)
+                elif node.uncounted:
+                    state.count_uncounted(node.name)
             elif formula is zero_cost:
                 return
             else:
@@ -345,7 +354,7 @@ class _Session:
                 name = f"{caller.name}.<{node.name}>" if caller.name else f"<{node.name}>"
             alias = Node(name, node.module, node.formula, caller)
             alias.original = node
-            alias.unsupported = node.unsupported
+            alias.unsupported, alias.uncounted = node.unsupported, node.uncounted
             caller.add_child(alias)
             self.aliases[key] = alias
         return alias
@@ -366,6 +375,23 @@ class _Session:
         parent.add_child(node)
         self.nodes[module] = node
         return node
+
+
+def _names(names: Mapping[str, int]) -> str:
+    listed = ", ".join(sorted(name or "(root)" for name in names)[:8])
+    return listed + ("" if len(names) <= 8 else f" and {len(names) - 8} more")
+
+
+def _not_counted_message(unsupported: Mapping[str, int], uncounted: Mapping[str, int]) -> str:
+    parts = []
+    if unsupported:
+        parts.append(f"flopcount could not count {_names(unsupported)}; see Report.unsupported")
+    if uncounted:
+        parts.append(
+            f"with operators=False flopcount cannot see the own code of {_names(uncounted)} "
+            "(only their children are counted); see Report.uncounted"
+        )
+    return "; ".join(parts)
 
 
 def _guarded(method: Any) -> Any:

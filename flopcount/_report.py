@@ -44,6 +44,9 @@ class Report:
         self._modules: dict[str, ModuleStats] | None = None
         self._totals = (0, 0)
         self.unsupported: dict[str, int] = {}
+        self.uncounted: dict[str, int] = {}
+        """Hooks-only profiles: formula-less blocks whose own torch calls (``q @ k.T`` in a
+        hand-written attention) were not seen, with their calls; their children are counted."""
         self._filled = False
 
     def _fill(
@@ -51,21 +54,29 @@ class Report:
         totals: tuple[int, int],
         build_rows: Callable[[], dict[str, ModuleStats]],
         unsupported: Mapping[str, int],
+        uncounted: Mapping[str, int] | None = None,
     ) -> None:
         """Called once by the engine when the profile ends; ``build_rows`` runs on first read."""
         self._totals = totals
         self._build_rows = build_rows
         self._modules = None
         self.unsupported = dict(unsupported)
+        self.uncounted = dict(uncounted or {})
         self._filled = True
 
     @classmethod
-    def from_rows(cls, rows: Mapping[str, ModuleStats], unsupported: Mapping[str, int]) -> Report:
+    def from_rows(
+        cls,
+        rows: Mapping[str, ModuleStats],
+        unsupported: Mapping[str, int],
+        uncounted: Mapping[str, int] | None = None,
+    ) -> Report:
         """A report of ready rows (the root's row, named ``""``, gives the totals)."""
         modules = dict(rows)
         root = modules.get("")
         report = cls()
-        report._fill((root.ops, root.macs) if root else (0, 0), lambda: modules, unsupported)
+        totals = (root.ops, root.macs) if root else (0, 0)
+        report._fill(totals, lambda: modules, unsupported, uncounted)
         return report
 
     @classmethod
@@ -84,7 +95,7 @@ class Report:
                 has_formula=bool(item.get("has_formula", False)),
                 children=tuple(item.get("children", ())),
             )
-        return cls.from_rows(rows, data.get("unsupported", {}))
+        return cls.from_rows(rows, data.get("unsupported", {}), data.get("uncounted", {}))
 
     @classmethod
     def from_json(cls, text: str) -> Report:

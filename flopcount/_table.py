@@ -64,6 +64,11 @@ def render_table(report: Report, *, max_depth: int | None = None, tablefmt: str 
             f"{name or '(root)'} ×{calls}" for name, calls in sorted(report.unsupported.items())
         )
         text += f"\nnot counted (no formula): {names}"
+    if report.uncounted:
+        names = ", ".join(
+            f"{name or '(root)'} ×{calls}" for name, calls in sorted(report.uncounted.items())
+        )
+        text += f"\nown code not seen (operators=False): {names}"
     return text
 
 

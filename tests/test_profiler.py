@@ -228,8 +228,10 @@ def test_operator_counting_attributes_functional_work_to_self_ops() -> None:
     assert report.modules["0"].self_ops == B * (4 * IN - 1)
     assert report.modules["0.fc"].ops == linear_ops(B, IN, IN)
     assert report.total == B * (4 * IN - 1) + linear_ops(B, IN, IN)
-    hooks_only = flopcount.count(model, torch.randn(B, IN), operators=False)
-    assert hooks_only.total == linear_ops(B, IN, IN)
+    with pytest.warns(flopcount.UnsupportedWarning, match="own code of 0"):
+        hooks_only = flopcount.count(model, torch.randn(B, IN), operators=False)
+    assert hooks_only.total == linear_ops(B, IN, IN)  # the softmax in Block's own code: unseen
+    assert hooks_only.uncounted == {"0": 1} and hooks_only.unsupported == {}
 
 
 def test_linear_inside_a_formula_module_is_counted_once() -> None:
@@ -349,3 +351,53 @@ def test_rows_are_built_once_and_only_when_read(monkeypatch: pytest.MonkeyPatch)
     assert report.modules[""].ops == report.total
     assert report.modules["2"].ops == linear_ops(B, HID, OUT)
     assert len(built) == 1
+
+
+# -- operators=False names the blocks whose own code it cannot see --------------------------
+class Attn(nn.Module):
+    """The issue's reproducer: q @ kᵀ, softmax, @ v and a residual add in its own forward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.qkv = nn.Linear(8, 24)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.qkv(x).chunk(3, -1)
+        return (q @ k.transpose(-2, -1)).softmax(-1) @ v + x
+
+
+def test_hooks_only_never_undercounts_silently() -> None:
+    b, length, width = 1, 4, 8
+    x = torch.randn(b, length, width)
+    qkv = b * length * width * 3 * width
+    attention = b * length * length * width + b * length * width * length  # QKᵀ, then AV
+    assert flopcount.count(Attn(), x, strict=True).macs == qkv + attention
+    with pytest.raises(flopcount.UnsupportedError, match=r"operators=False\s+cannot see") as info:
+        flopcount.count(Attn(), x, operators=False, strict=True)
+    assert info.value.uncounted == {"": 1}
+    with pytest.warns(flopcount.UnsupportedWarning, match=r"own code of \(root\)"):
+        report = flopcount.count(Attn(), x, operators=False)
+    assert report.macs == qkv and report.uncounted == {"": 1}
+    assert "own code not seen (operators=False): (root) ×1" in report.table()
+    again = flopcount.Report.from_json(report.to_json())
+    assert again.uncounted == report.uncounted
+
+
+def test_pure_containers_and_declared_composites_are_not_uncounted() -> None:
+    model = nn.Sequential(nn.Sequential(nn.Linear(IN, OUT)), nn.ReLU())
+    report = flopcount.count(model, torch.randn(B, IN), operators=False, strict=True)
+    assert report.uncounted == {} and report.total == linear_ops(B, IN, OUT) + B * OUT
+
+    class Wrapper(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = nn.Linear(IN, OUT)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(x)
+
+    registry = flopcount.default_registry().copy()
+    registry.register_composite(Wrapper)
+    report = flopcount.count(Wrapper(), torch.randn(B, IN), operators=False, strict=True,
+                             registry=registry)  # fmt: skip
+    assert report.uncounted == {} and report.total == linear_ops(B, IN, OUT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import torch
 from torch import nn
 
@@ -40,9 +41,10 @@ def test_same_profile_many_times_is_identical() -> None:
     for _ in range(5):
         assert counts(flopcount.count(model, x)) == first
     for _ in range(3):
-        assert counts(flopcount.count(model, x, operators=False)) == counts(
-            flopcount.count(model, x, operators=False)
-        )
+        with pytest.warns(flopcount.UnsupportedWarning, match="Report.uncounted"):
+            hooks, again = (flopcount.count(model, x, operators=False) for _ in range(2))
+        assert counts(hooks) == counts(again)
+        assert hooks.uncounted == again.uncounted == {"0": 1, "2": 1}  # the two Attentions
 
 
 def test_two_threads_two_models_get_their_own_counts() -> None:
@@ -88,10 +90,13 @@ def test_a_model_run_in_another_thread_is_not_counted() -> None:
 def test_nested_profiles_of_one_model_both_count_correctly() -> None:
     model, x = model_a(), torch.randn(2, 5, 16)
     alone = counts(flopcount.count(model, x))
-    with flopcount.profile(model) as outer:
-        with flopcount.profile(model, operators=False) as inner_hooks:
-            with flopcount.profile(model) as inner:
-                model(x)
+    with pytest.warns(flopcount.UnsupportedWarning, match="Report.uncounted"):
+        with flopcount.profile(model) as outer:
+            with flopcount.profile(model, operators=False) as inner_hooks:
+                with flopcount.profile(model) as inner:
+                    model(x)
+        hooks_alone = flopcount.count(model, x, operators=False)
     assert counts(outer) == alone
     assert counts(inner) == alone
-    assert inner_hooks.total == flopcount.count(model, x, operators=False).total
+    assert inner_hooks.total == hooks_alone.total
+    assert inner_hooks.uncounted == hooks_alone.uncounted == {"0": 1, "2": 1}

@@ -8,6 +8,7 @@ is the total, and the model is exactly as it was.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -128,9 +129,11 @@ def test_random_models_keep_every_invariant(
     before = Snapshot.of(model)
     reports = []
     for operators in (True, False):
-        reports.append(
-            flopcount.count(model, x, operators=operators, strict=operators, dry_run=True)
-        )
+        with warnings.catch_warnings():  # hooks only: blocks with own code are named, not counted
+            warnings.simplefilter("ignore", flopcount.UnsupportedWarning)
+            reports.append(
+                flopcount.count(model, x, operators=operators, strict=operators, dry_run=True)
+            )
         after = Snapshot.of(model)
         before.assert_same(after)
     for report in reports:
