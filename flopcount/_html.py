@@ -42,6 +42,16 @@ def _bars(title: str, items: list[tuple[str, int]], total: int) -> str:
     return f'<h2>{escape(title)}</h2><div class="bars">{cells}</div>'
 
 
+def _listing(heading: str, calls: dict[str, int]) -> str:
+    if not calls:
+        return ""
+    items = "".join(
+        f"<li>{escape(name or '(root)')}: {count} call(s)</li>"
+        for name, count in sorted(calls.items())
+    )
+    return f"<h2>{escape(heading)}</h2><ul>{items}</ul>"
+
+
 def to_html(report: Report, title: str = "flopcount report") -> str:
     total = report.total
     rows = report.modules.values()
@@ -65,13 +75,9 @@ def to_html(report: Report, title: str = "flopcount report") -> str:
         + "</tr>"
         for cells in table_rows(report, None)
     )
-    unsupported = ""
-    if report.unsupported:
-        items = "".join(
-            f"<li>{escape(name or '(root)')}: {calls} call(s)</li>"
-            for name, calls in sorted(report.unsupported.items())
-        )
-        unsupported = f"<h2>Not counted (no formula)</h2><ul>{items}</ul>"
+    unsupported = _listing("Not counted (no formula)", report.unsupported) + _listing(
+        "Own code not seen (operators=False)", report.uncounted
+    )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
