@@ -20,7 +20,7 @@ from torch import Tensor
 
 from .._count import Count
 from .._registry import register_operator, zero_cost
-from .primitives import elementwise, output_numel, register_per_element, spellings
+from .primitives import ADD, MUL, elementwise, output_numel, register_per_element, spellings
 
 
 def is_one(value: Any) -> bool:
@@ -150,3 +150,14 @@ register_per_element(3, "lerp")
 def addc_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Count:
     """``x + value·t1 ∘ t2`` (∘ = × or ÷): 2 ops per element, 3 when ``value != 1``."""
     return elementwise(output_numel(output), 2 if is_one(kwargs.get("value")) else 3)
+
+
+# -- scatter-add: out[index[i]] += alpha · source[i] -------------------------------------------
+@register_operator(*spellings("index_add"))
+def index_add_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Count:
+    """``index_add(input, dim, index, source, alpha=1)``: every element of ``source`` is
+    added into the row ``index`` names (1 op each), after a multiply by ``alpha`` when it is
+    not 1 (2 ops). The routing by ``index`` is indexing, free. Mixture-of-experts layers
+    gather their experts' outputs this way."""
+    source = args[3] if len(args) > 3 else kwargs["source"]
+    return elementwise(source.numel(), ADD if is_one(kwargs.get("alpha")) else MUL + ADD)

@@ -19,9 +19,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .._compat import optional
 from .._count import Count
 from .._registry import register_operator
-from .primitives import dot_products, spellings
+from .._shapes import arg
+from .primitives import ADD, MUL, dot_products, spellings
 
 
 def product_count(outputs: int, length: int) -> Count:
@@ -178,3 +180,52 @@ def multi_dot_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: An
     if len(matrices) < 2:
         return Count(0, 0)
     return chain_order_count(_chain_dims(matrices))
+
+
+# -- grouped matrix products (mixture-of-experts) ---------------------------------------------
+def grouped_mm_count(
+    a_shape: tuple[int, ...], b_shape: tuple[int, ...], groups: int, bias: bool
+) -> Count:
+    """``grouped_mm(a, b, offs)``: one matrix product per group (expert), G = ``groups``.
+
+    - a (M, K), b (G, K, N), offs over a's rows: each row meets its group's (K, N) weight,
+      M·N dot products of K terms (MoE experts: M = the routed token rows);
+    - a (G, M, K), b (G, K, N): a batch of G products, G·M·N dot products of K terms;
+    - a (G, M, K), b (K, N), offs over b's columns: column block g meets a[g], M·N dot
+      products of K terms in all;
+    - a (M, K), b (K, N), offs over K (a weight-gradient shape): G outputs (M, N), group g
+      sums its k_g terms, M·N·(2K − G) ops and M·N·K MACs.
+
+    A bias adds one op per output element. Priced from shapes, like every formula: the rows
+    the offsets cover are all of a's rows (what transformers' grouped experts pass); rows a
+    kernel leaves past ``offs[-1]`` would be counted too.
+    """
+    if len(a_shape) == 2 and len(b_shape) == 2:
+        rows, depth, cols = a_shape[0], a_shape[1], b_shape[1]
+        if min(rows, depth, cols, groups) <= 0:
+            return Count(0)
+        outputs = groups * rows * cols
+        per_output = depth * MUL + (depth - groups) * ADD  # summed over the G groups
+        ops = rows * cols * per_output + (outputs * ADD if bias else 0)
+        return Count(ops, rows * cols * depth)
+    depth = a_shape[-1]
+    if len(a_shape) == 3 and len(b_shape) == 3:
+        outputs = a_shape[0] * a_shape[1] * b_shape[2]
+    elif len(a_shape) == 2:
+        outputs = a_shape[0] * b_shape[2]
+    else:
+        outputs = a_shape[1] * b_shape[1]
+    return dot_products(outputs, depth, bias)
+
+
+@register_operator(optional("torch._grouped_mm"), optional("torch.nn.functional.grouped_mm"))
+def grouped_mm_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Count:
+    """``F.grouped_mm(mat_a, mat_b, *, offs=None, bias=None)`` / ``torch._grouped_mm``: see
+    :func:`grouped_mm_count`."""
+    a, b = arg(args, kwargs, 0, "mat_a", None), arg(args, kwargs, 1, "mat_b", None)
+    if a is None:  # torch._grouped_mm names them self and mat2
+        a, b = kwargs["self"], kwargs["mat2"]
+    offs = kwargs.get("offs", args[2] if len(args) > 2 else None)
+    groups = offs.shape[0] if offs is not None else (a.shape[0] if a.dim() == 3 else 1)
+    bias = kwargs.get("bias", args[3] if len(args) > 3 else None) is not None
+    return grouped_mm_count(tuple(a.shape), tuple(b.shape), groups, bias)

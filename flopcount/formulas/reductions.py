@@ -36,7 +36,7 @@ from torch import Tensor
 from .._count import Count
 from .._registry import register_operator
 from .._shapes import arg, first_tensor, normalize_dim
-from .primitives import elementwise, output_numel, spellings
+from .primitives import ADD, COMPARE, MUL, ROUND, SUB, elementwise, output_numel, spellings
 
 PerGroup = Callable[[int], int]
 
@@ -203,3 +203,22 @@ def linalg_norm_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: 
     if len(dim) == 1 and not isinstance(ord, str):
         return vector_norm_count(source, output, 2 if ord is None else ord)
     return matrix_norm_count(tuple(source.shape), "fro" if ord is None else ord, tuple(dim))
+
+
+HISTC_OPS_PER_ELEMENT = COMPARE + COMPARE + SUB + MUL + ROUND + ADD
+"""Per element: two compares with the range ends, ``(x − min)`` times the precomputed
+``bins / (max − min)``, floor to a bin, one add to that bin's count."""
+
+
+@register_operator(*spellings("histc", inplace=False))
+def histc_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Count:
+    """``histc(input, bins=100, min=0, max=0)``: N elements binned at
+    ``HISTC_OPS_PER_ELEMENT`` (6) ops each. With ``min == max`` torch first finds the range
+    from the data: the min and the max, N − 1 compares each. Mixture-of-experts routers
+    count tokens per expert this way."""
+    n = args[0].numel()
+    if n <= 0:
+        return Count(0)
+    low, high = arg(args, kwargs, 2, "min", 0), arg(args, kwargs, 3, "max", 0)
+    range_ops = 2 * (n - 1) * COMPARE if low == high else 0
+    return Count(n * HISTC_OPS_PER_ELEMENT + range_ops)

@@ -415,3 +415,41 @@ def test_pinned_counts_in_named_dimensions() -> None:
     assert operator_count(lambda x, r, c: torch.addcmul(x, r, c, value=2), x, row, col).ops == (
         3 * B * L * N
     )
+
+
+# -- index_add: the scatter-add of mixture-of-experts outputs --------------------------------
+def ref_index_add(
+    t: Tally, x: Tensor, dim: int, index: Tensor, source: Tensor, alpha: float
+) -> Tensor:
+    out = x.clone()
+    for i, row in enumerate(index.tolist()):
+        term = source.select(dim, i)
+        if alpha != 1:
+            term = t.mul(alpha, term)
+        out.select(dim, row).copy_(t.add(out.select(dim, row), term))
+    return out
+
+
+@given(
+    rows=st.integers(1, 4),
+    picks=st.integers(0, 5),
+    width=st.integers(1, 3),
+    dim=st.sampled_from([0, 1]),
+    alpha=st.sampled_from([1, 2.5]),
+)
+def test_index_add_adds_every_source_element_once(
+    rows: int, picks: int, width: int, dim: int, alpha: float
+) -> None:
+    x = torch.randn(rows, width) if dim == 0 else torch.randn(width, rows)
+    index = torch.randint(0, rows, (picks,))
+    source = torch.randn(picks, width) if dim == 0 else torch.randn(width, picks)
+    t = Tally()
+    expected = ref_index_add(t, x, dim, index, source, alpha)
+    kwargs = {} if alpha == 1 else {"alpha": alpha}
+    torch.testing.assert_close(x.index_add(dim, index, source, **kwargs), expected)
+    assert operator_count(lambda a, i, s: a.index_add(dim, i, s, **kwargs), x, index, source) == (
+        t.count
+    )
+    assert operator_count(torch.index_add, x, dim, index, source, **kwargs) == t.count
+    assert operator_count(lambda a, i, s: a.clone().index_add_(dim, i, s, **kwargs), x, index,
+                          source) == t.count  # fmt: skip

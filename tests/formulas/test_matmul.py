@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import Tensor
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import flopcount
+from flopcount.formulas.matmul import grouped_mm_count
 from tests.tally import Tally, operator_count
 
 side = st.integers(min_value=1, max_value=4)
@@ -376,3 +379,75 @@ def test_pinned_counts_in_named_dimensions() -> None:
     assert operator_count(torch.kron, torch.randn(M, N), torch.randn(K, B)) == flopcount.Count(
         M * N * K * B, M * N * K * B
     )
+
+
+# -- grouped matrix products (mixture-of-experts) ---------------------------------------------
+GROUPED_MM = [f for f in (getattr(torch, "_grouped_mm", None), getattr(F, "grouped_mm", None)) if f]
+needs_grouped_mm = pytest.mark.skipif(
+    not GROUPED_MM, reason=f"torch {torch.__version__} has no grouped_mm"
+)
+
+
+def _offsets(sizes: list[int]) -> Tensor:
+    return torch.tensor(sizes, dtype=torch.int32).cumsum(0).to(torch.int32)
+
+
+def ref_grouped(t: Tally, a: Tensor, b: Tensor, sizes: list[int] | None) -> Tensor:
+    """One counted matmul per group, sliced the way each operand layout groups."""
+    if a.dim() == 3 and b.dim() == 3:
+        return t.matmul(a, b)
+    assert sizes is not None
+    bounds = [0, *_offsets(sizes).tolist()]
+    spans = list(itertools.pairwise(bounds))
+    if a.dim() == 2 and b.dim() == 3:  # rows of a, routed to experts
+        return torch.cat([t.matmul(a[s:e], b[g]) for g, (s, e) in enumerate(spans)])
+    if a.dim() == 3:  # column blocks of b
+        return torch.cat([t.matmul(a[g], b[:, s:e]) for g, (s, e) in enumerate(spans)], 1)
+    return torch.stack([t.matmul(a[:, s:e], b[s:e]) for s, e in spans])  # K split
+
+
+@needs_grouped_mm
+@given(
+    layout=st.sampled_from(["2d-3d", "3d-3d", "3d-2d", "2d-2d"]),
+    sizes=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+    m=st.integers(1, 3),
+    k4=st.integers(1, 3),
+    n4=st.integers(1, 3),
+)
+def test_grouped_mm_matches_one_matmul_per_group(
+    layout: str, sizes: list[int], m: int, k4: int, n4: int
+) -> None:
+    """float32 CPU kernels want 16-byte strides: K, N and the split sizes are multiples of 4
+    where they are a stride."""
+    g, k, n = len(sizes), 4 * k4, 4 * n4
+    if layout == "2d-3d":  # sizes are token rows per expert
+        a, b, offs = torch.randn(sum(sizes), k), torch.randn(g, k, n), _offsets(sizes)
+    elif layout == "3d-3d":
+        a, b, offs = torch.randn(g, m, k), torch.randn(g, k, n), None
+    elif layout == "3d-2d":
+        sizes = [4 * s for s in sizes]
+        a, b, offs = torch.randn(g, m, k), torch.randn(k, sum(sizes)), _offsets(sizes)
+    else:
+        sizes = [4 * s for s in sizes]
+        a, b, offs = torch.randn(m, sum(sizes)), torch.randn(sum(sizes), n), _offsets(sizes)
+    t = Tally()
+    expected = ref_grouped(t, a, b, None if offs is None else sizes)
+    kwargs = {} if offs is None else {"offs": offs}
+    for fn in GROUPED_MM:
+        torch.testing.assert_close(fn(a, b, **kwargs), expected, rtol=1e-4, atol=1e-4)
+        assert operator_count(fn, a, b, **kwargs) == t.count
+
+
+@needs_grouped_mm
+def test_grouped_mm_pinned_moe_experts() -> None:
+    """The issue's case: 12 routed token rows of width 16 through 4 experts of 16 → 32."""
+    tokens, hidden, experts, inner = 12, 16, 4, 32
+    x, w = torch.randn(tokens, hidden), torch.randn(experts, hidden, inner)
+    offs = _offsets([3, 3, 3, 3])
+    for fn in GROUPED_MM:
+        assert operator_count(fn, x, w, offs=offs) == flopcount.Count(
+            tokens * inner * (2 * hidden - 1), tokens * hidden * inner
+        )
+    # a bias adds one op per output (torch's CPU kernel refuses a bias, so: the formula)
+    with_bias = grouped_mm_count((tokens, hidden), (experts, hidden, inner), experts, True)
+    assert with_bias.ops == tokens * inner * 2 * hidden

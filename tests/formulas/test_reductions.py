@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 import flopcount
+from flopcount.formulas.primitives import PRICES
 from tests.tally import Tally, operator_count
 
 Step = Callable[[Tensor, Tensor], Tensor]
@@ -370,3 +371,33 @@ def test_pinned_counts_in_named_dimensions() -> None:
     )
     for fn in (lambda x: x.sum(-1), lambda x: x.norm(dim=-1)):
         assert operator_count(fn, x).macs == 0
+
+
+# -- histc: tokens per expert in mixture-of-experts routing ---------------------------------
+def ref_histc(t: Tally, x: Tensor, bins: int, low: float, high: float) -> Tensor:
+    """The value-independent algorithm priced: the range (when not given), then per element
+    two compares with its ends, a subtract, a multiply by bins / (high − low), a floor and
+    one add to a count (0 for an element out of range, so the work never depends on values)."""
+    flat = x.flatten()
+    if low == high:
+        low, high = float(t.fold(t.minimum, flat, 0)), float(t.fold(t.maximum, flat, 0))
+        if low == high:  # torch widens an empty range by one on each side
+            low, high = low - 1, high + 1
+    lo, hi = torch.tensor(low, dtype=x.dtype), torch.tensor(high, dtype=x.dtype)
+    inside = t.binary(torch.ge, flat, lo) & t.binary(torch.le, flat, hi)  # & selects: free
+    scaled = t.mul(t.sub(flat, lo), bins / (high - low))
+    index = t.unary(torch.floor, scaled, PRICES["round"]).long().clamp(0, bins - 1)
+    counts = torch.zeros(bins, dtype=x.dtype).index_add_(0, index, inside.to(x.dtype))
+    t.ops += PRICES["add"] * flat.numel()  # the counting adds, as index_add_ just did them
+    return counts
+
+
+@given(n=st.integers(1, 12), bins=st.integers(1, 5), given_range=st.booleans())
+def test_histc_matches_its_binning_algorithm(n: int, bins: int, given_range: bool) -> None:
+    x = torch.randn(n, dtype=torch.float64)
+    low, high = (-1.0, 1.0) if given_range else (0.0, 0.0)
+    t = Tally()
+    expected = ref_histc(t, x, bins, low, high)
+    torch.testing.assert_close(torch.histc(x, bins, low, high), expected.to(x.dtype))
+    assert operator_count(torch.histc, x, bins, low, high) == t.count
+    assert operator_count(lambda v: v.histc(bins, low, high), x) == t.count
