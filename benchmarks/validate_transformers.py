@@ -33,8 +33,11 @@ from transformers import (
     AutoModelForMaskedLM,
     AutoModelForSeq2SeqLM,
     BertConfig,
+    Gemma3TextConfig,
     GPT2Config,
     LlamaConfig,
+    MixtralConfig,
+    Qwen2MoeConfig,
     T5Config,
 )
 
@@ -82,6 +85,39 @@ def llama_macs(c: LlamaConfig, b: int, n: int) -> int:
     return c.num_hidden_layers * layer + t * h * c.vocab_size
 
 
+def moe_attention(c: Any, b: int, n: int) -> int:
+    """q, o h→H·d; k, v h→kv·d; QKᵀ and AV over the H query heads."""
+    t, h, heads = b * n, c.hidden_size, c.num_attention_heads
+    d = getattr(c, "head_dim", None) or h // heads
+    projections = 2 * t * h * heads * d + 2 * t * h * c.num_key_value_heads * d
+    return projections + attention_products(b, heads, n, n, d)
+
+
+def mixtral_macs(c: MixtralConfig, b: int, n: int) -> int:
+    """Per layer: attention, router h→E, and only the routed tokens through their experts:
+    tokens·k·3·h·I (gate, up, down); head h→V."""
+    t, h = b * n, c.hidden_size
+    experts = t * c.num_experts_per_tok * 3 * h * c.intermediate_size
+    layer = moe_attention(c, b, n) + t * h * c.num_local_experts + experts
+    return c.num_hidden_layers * layer + t * h * c.vocab_size
+
+
+def qwen2_moe_macs(c: Qwen2MoeConfig, b: int, n: int) -> int:
+    """Mixtral's terms with the MoE width, plus a shared expert (3·t·h·I_s) and its gate h→1."""
+    t, h = b * n, c.hidden_size
+    experts = t * c.num_experts_per_tok * 3 * h * c.moe_intermediate_size
+    shared = 3 * t * h * c.shared_expert_intermediate_size + t * h
+    layer = moe_attention(c, b, n) + t * h * c.num_experts + experts + shared
+    return c.num_hidden_layers * layer + t * h * c.vocab_size
+
+
+def gemma3_macs(c: Gemma3TextConfig, b: int, n: int) -> int:
+    """LLaMA-like with an explicit head width; the scaled embedding's multiply is ops only."""
+    t, h = b * n, c.hidden_size
+    layer = moe_attention(c, b, n) + 3 * t * h * c.intermediate_size
+    return c.num_hidden_layers * layer + t * h * c.vocab_size
+
+
 def t5_macs(c: T5Config, b: int, n: int, m: int) -> int:
     """Encoder (n tokens) per layer: q, k, v, o h↔H·d_kv, QKᵀ, AV, MLP h→d_ff→h.
     Decoder (m tokens) per layer: the same self-attention and MLP on m tokens, plus
@@ -123,12 +159,33 @@ def cases() -> list[Case]:
         d_model=512, d_kv=64, d_ff=2048, num_layers=4, num_decoder_layers=4, num_heads=8,
         vocab_size=VOCAB,
     )  # fmt: skip
+    mixtral = MixtralConfig(
+        hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=8,
+        num_key_value_heads=2, num_local_experts=8, num_experts_per_tok=2, vocab_size=VOCAB,
+        max_position_embeddings=512,
+    )  # fmt: skip
+    qwen2_moe = Qwen2MoeConfig(
+        hidden_size=256, intermediate_size=512, moe_intermediate_size=128,
+        shared_expert_intermediate_size=256, num_hidden_layers=2, num_attention_heads=8,
+        num_key_value_heads=2, num_experts=8, num_experts_per_tok=2, vocab_size=VOCAB,
+        max_position_embeddings=512,
+    )  # fmt: skip
+    gemma3 = Gemma3TextConfig(
+        hidden_size=256, intermediate_size=512, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=64, vocab_size=VOCAB, max_position_embeddings=512,
+        sliding_window=512,
+    )  # fmt: skip
     return [
         Case("GPT-2", AutoModelForCausalLM, gpt2, lambda: gpt2_macs(gpt2, BATCH, SEQ)),
         Case("BERT", AutoModelForMaskedLM, bert, lambda: bert_macs(bert, BATCH, SEQ)),
         Case("LLaMA (GQA)", AutoModelForCausalLM, llama, lambda: llama_macs(llama, BATCH, SEQ)),
         Case("T5", AutoModelForSeq2SeqLM, t5, lambda: t5_macs(t5, BATCH, SEQ, SEQ // 2), True),
-    ]
+        Case("Mixtral (MoE)", AutoModelForCausalLM, mixtral,
+             lambda: mixtral_macs(mixtral, BATCH, SEQ)),
+        Case("Qwen2-MoE", AutoModelForCausalLM, qwen2_moe,
+             lambda: qwen2_moe_macs(qwen2_moe, BATCH, SEQ)),
+        Case("Gemma 3", AutoModelForCausalLM, gemma3, lambda: gemma3_macs(gemma3, BATCH, SEQ)),
+    ]  # fmt: skip
 
 
 def run(case: Case, implementation: str) -> dict[str, Any]:
@@ -193,6 +250,41 @@ def run_checkpointed(case: Case, implementation: str) -> dict[str, Any]:
     }
 
 
+def run_experts(case: Case) -> list[str]:
+    """Mixtral under each of transformers' expert implementations (grouped_mm, eager loop
+    with index_add_, batched_mm): the same routed MACs; and what a dry run says of each."""
+    lines = []
+    for implementation in ("grouped_mm", "eager", "batched_mm"):
+        torch.manual_seed(0)
+        model = case.auto.from_config(case.config, experts_implementation=implementation).eval()
+        ids = torch.randint(0, VOCAB, (BATCH, SEQ))
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            report = flopcount.count(model, input_ids=ids, strict=True)
+            try:
+                dry = f"{flopcount.count(model, input_ids=ids, dry_run=True).macs:,} MACs"
+            except flopcount.DryRunError as error:
+                dry = f"DryRunError: {str(error)[:90]}..."
+        same = "exact" if report.macs == case.analytic() else "DIFFERENT"
+        lines.append(f"  experts={implementation}: {report.macs:,} MACs ({same}); dry run: {dry}")
+    return lines
+
+
+def gemma_embedding_line(case: Case) -> str:
+    torch.manual_seed(0)
+    model = case.auto.from_config(case.config, attn_implementation="sdpa").eval()
+    ids = torch.randint(0, VOCAB, (BATCH, SEQ))
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = flopcount.count(model, input_ids=ids, strict=True)
+    row = report.modules["model.embed_tokens"]
+    expected = BATCH * SEQ * case.config.hidden_size
+    return (
+        f"Gemma 3 scaled embedding ({row.type}): {row.ops:,} ops, the √hidden multiply is "
+        f"B·L·hidden = {expected:,}: {'yes' if row.ops == expected else 'NO'}"
+    )
+
+
 def main() -> int:
     print(
         f"torch {torch.__version__}, transformers {transformers.__version__}, flopcount "
@@ -216,6 +308,12 @@ def main() -> int:
                "flopcount ops", "unsupported", "ok"]  # fmt: skip
     print(tabulate(table, headers=headers, tablefmt="github", disable_numparse=True))
     print()
+    mixtral = next(case for case in cases() if case.name.startswith("Mixtral"))
+    print("Mixtral under each expert implementation:")
+    expert_lines = run_experts(mixtral)
+    print("\n".join(expert_lines))
+    gemma = gemma_embedding_line(next(case for case in cases() if case.name == "Gemma 3"))
+    print(gemma + "\n")
     for r in checkpointed:
         print(
             f"{r['model']} ({r['attention']}): {r['macs']:,} MACs, analytic forward "
@@ -229,6 +327,8 @@ def main() -> int:
             f"{eager['ops'] - sdpa['ops']:+,} ({(eager['ops'] - sdpa['ops']) / sdpa['ops']:+.4%})"
         )
     failed = [f"{r['model']} {r['attention']}" for r in rows + checkpointed if not r["ok"]]
+    failed += [line for line in expert_lines if "DIFFERENT" in line]
+    failed += [gemma] if gemma.endswith("NO") else []
     print(
         f"\n{len(rows) - len(failed)}/{len(rows)} within {TOLERANCE:.1%} with nothing unsupported; "
         f"{sum(r['seconds'] for r in rows):.1f} s of profiling"

@@ -14,6 +14,7 @@ user block), which is all rule 1 of the design needs.
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 import threading
 import warnings
@@ -445,12 +446,22 @@ def count(
         else:
             try:
                 _run_fake(model, args, kwargs)
-            except _data_dependent_errors() as error:
+            except Exception as error:
                 node = session._session.state.raised_in
                 where = f"{node.label} ({type(node.module).__name__})" if node else "the model"
+                if isinstance(error, _data_dependent_errors()):
+                    raise DryRunError(
+                        f"dry_run cannot count {where}: {_operation(error)} needs tensor values "
+                        "(its output depends on them) and a dry run has none; count this model "
+                        "without dry_run=True"
+                    ) from error
+                operation = _fake_kernel_operation(error)
+                if operation is None:
+                    raise  # the model's own error, as a real run would raise it
+                first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
                 raise DryRunError(
-                    f"dry_run cannot count {where}: {_operation(error)} needs tensor values "
-                    "(its output depends on them) and a dry run has none; count this model "
+                    f"dry_run cannot count {where}: the fake-tensor kernel of {operation} "
+                    f"refused it ({type(error).__name__}: {first_line}); count this model "
                     "without dry_run=True"
                 ) from error
     return report
@@ -470,6 +481,21 @@ def _data_dependent_errors() -> tuple[type[Exception], ...]:
 
     guard = getattr(symbolic_shapes, "GuardOnDataDependentSymNode", None)
     return tuple(e for e in (*found, guard) if isinstance(e, type))
+
+
+def _fake_kernel_operation(error: BaseException) -> str | None:
+    """The operator whose fake (meta) kernel raised ``error``, or None when the error was
+    not raised inside fake-tensor dispatch (then it is the model's own)."""
+    tb = error.__traceback__
+    operation = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename.endswith(("fake_tensor.py", "_meta_registrations.py")):
+            func = tb.tb_frame.f_locals.get("func")
+            if func is not None and operation is None:
+                operation = str(func)
+        tb = tb.tb_next
+    return operation
 
 
 def _operation(error: Exception) -> str:
@@ -531,10 +557,16 @@ def _run_fake(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -
         state[name] = found[1]
     fake_args, fake_kwargs = tree_map_only(torch.Tensor, mode.from_tensor, (args, kwargs))
     saved = _save_attributes(model)
+    # fake tensors log a traceback before raising when a meta kernel refuses an input; the
+    # error itself reaches the caller, once
+    fake_log = logging.getLogger("torch._subclasses.fake_tensor")
+    level = fake_log.level
+    fake_log.setLevel(logging.CRITICAL)
     try:
         with mode:
             functional_call(model, state, fake_args, fake_kwargs, strict=False)
     finally:
+        fake_log.setLevel(level)
         _restore_attributes(saved)
 
 

@@ -114,3 +114,38 @@ def test_repeated_dry_runs_follow_a_model_whose_parameters_changed() -> None:
     m[0].bias = None
     assert flopcount.count(m, x, dry_run=True).macs == 3 * 4 * 2
     assert flopcount.count(m, x).macs == 3 * 4 * 2
+
+
+class Experts(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(2, 8, 8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        offs = torch.tensor([3, 6], dtype=torch.int32)
+        return torch._grouped_mm(x, self.w, offs=offs)  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(not hasattr(torch, "_grouped_mm"), reason="no torch._grouped_mm")
+def test_an_operation_whose_fake_kernel_refuses_stops_in_one_line() -> None:
+    """torch's fake grouped_mm wants bfloat16 (the CUDA kernel's dtype); the CPU runs float32."""
+    m, x = Experts(), torch.randn(6, 8)
+    assert flopcount.count(m, x).macs == 6 * 8 * 8  # the real run works
+    try:
+        dry = flopcount.count(m, x, dry_run=True)
+    except flopcount.DryRunError as error:
+        message = str(error)
+        assert "\n" not in message and "(root) (Experts)" in message
+        assert "aten._grouped_mm" in message and "without dry_run=True" in message
+    else:  # a torch whose fake kernel accepts float32 counts it
+        assert dry.macs == 6 * 8 * 8
+
+
+class Broken(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise ValueError("the model's own error")
+
+
+def test_the_models_own_error_is_not_wrapped() -> None:
+    with pytest.raises(ValueError, match="the model's own error"):
+        flopcount.count(Broken(), torch.randn(2), dry_run=True)
