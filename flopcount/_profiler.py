@@ -436,7 +436,10 @@ def count(
     by fake tensors (shapes and dtypes, no data) for the duration of the call, so the
     arithmetic never runs, no memory is allocated for activations, and the model's own
     tensors are never written (a training-mode BatchNorm does not update its statistics).
-    The counts are identical to a real run's, because formulas only read shapes.
+    Formulas only read shapes, so the counts equal a real run's unless the forward branches
+    on tensor values (fake tensors have none); an operation whose output shape depends on
+    values stops the dry run with :class:`DryRunError`. Python attributes the forward sets
+    are restored afterwards.
     ``operators``, ``strict``, ``registry`` and ``dry_run`` are reserved keyword names.
     """
     session = profile(model, operators=operators, strict=strict, registry=registry)
