@@ -5,7 +5,13 @@
     flopcount diff before.json after.json
     flopcount explain torch.exp nn.Conv2d
 
-Exit status: 0 ok, 1 over budget, 2 usage error (one line on stderr).
+Exit status (one line on stderr for every failure; ``--traceback`` adds the full trace):
+
+    0  ok
+    1  over a --max-ops / --max-macs budget
+    2  usage: a bad argument, shape or dtype, a target that cannot be imported
+    3  the model failed: its factory or its forward raised, or a formula failed on it
+    4  the report could not be written (--output into a missing folder...)
 """
 
 from __future__ import annotations
@@ -25,7 +31,17 @@ EPILOG = """examples:
   flopcount diff before.json after.json
   flopcount explain torch.exp nn.Conv2d Tensor.add
 
-exit status: 0 ok, 1 over a --max-ops/--max-macs budget, 2 usage error
+exit status:
+  0  ok
+  1  over a --max-ops/--max-macs budget
+  2  usage: bad argument, shape, dtype, or a target that cannot be imported
+  3  the model failed: its factory or forward raised, or a formula failed on it
+  4  the report could not be written (e.g. --output into a missing folder)
+every failure is one line on stderr; --traceback prints the full trace as well
+
+also:
+  flopcount diff BEFORE.json AFTER.json     per-module changes between two saved reports
+  flopcount explain NAME [NAME ...]         how a module type or torch function is counted
 """
 
 FORMATS = ("table", "json", "csv", "markdown", "html")
@@ -33,6 +49,17 @@ FORMATS = ("table", "json", "csv", "markdown", "html")
 
 class UsageError(Exception):
     """A bad command line; reported in one line with exit status 2."""
+
+
+class ModelError(Exception):
+    """The model's factory or forward raised, or a formula failed on it: exit status 3."""
+
+
+class OutputError(Exception):
+    """The report could not be written: exit status 4."""
+
+
+EXIT_CODES: dict[type[Exception], int] = {UsageError: 2, ModelError: 3, OutputError: 4}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -98,6 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-macs", type=float, default=None, metavar="N", help="exit 1 if total MACs exceed N"
+    )
+    parser.add_argument(
+        "--traceback", action="store_true", help="on a failure, print the full Python trace too"
     )
     return parser
 
@@ -174,8 +204,8 @@ def _build(args: argparse.Namespace) -> tuple[Any, list[Any]]:
             try:
                 model = target(**factory_kwargs)
             except Exception as error:
-                raise UsageError(
-                    f"factory {args.target!r} raised {type(error).__name__}: {error}"
+                raise ModelError(
+                    f"factory {args.target!r} raised {type(error).__name__}: {_first_line(error)}"
                 ) from error
         else:
             raise UsageError(f"{args.target!r} is neither an nn.Module nor a callable")
@@ -207,16 +237,42 @@ def _render(report: Any, fmt: str, depth: int | None) -> str:
 
 def _emit(text: str, output: str | None) -> None:
     if output:
-        Path(output).write_text(text)
+        try:
+            Path(output).write_text(text)
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            raise OutputError(f"cannot write the report to {output!r}: {reason}") from error
     else:
         sys.stdout.write(text)
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def _run_diff(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="flopcount diff", description="Compare two JSON reports.")
+    parser = argparse.ArgumentParser(
+        prog="flopcount diff",
+        description="Compare two JSON reports, module by module. Exit status 1 when the total "
+        "ops or MACs changed by more than --tolerance (a relative change, e.g. 0.02), for a "
+        "pull-request check; 2 on a usage error.",
+    )
     parser.add_argument("before", help="report saved with --format json")
     parser.add_argument("after", help="report saved with --format json")
+    parser.add_argument(
+        "--format", choices=("table", "markdown", "json"), default="table", dest="fmt"
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        metavar="R",
+        help="exit 1 if total ops or MACs changed by more than R (relative: 0.02 = 2%%)",
+    )
     args = parser.parse_args(argv)
+    if args.tolerance is not None and not args.tolerance >= 0:
+        raise UsageError(f"bad --tolerance {args.tolerance}: expected a number >= 0")
     from ._report import Report
 
     reports = []
@@ -225,8 +281,44 @@ def _run_diff(argv: list[str]) -> int:
             reports.append(Report.from_json(Path(path).read_text()))
         except (OSError, ValueError, KeyError) as error:
             raise UsageError(f"cannot read report {path!r}: {error}") from error
-    sys.stdout.write(str(reports[0].diff(reports[1])) + "\n")
+    diff = reports[0].diff(reports[1])
+    if args.fmt == "json":
+        sys.stdout.write(json.dumps(_diff_data(diff), indent=2) + "\n")
+    else:
+        sys.stdout.write(diff.table("github" if args.fmt == "markdown" else "simple") + "\n")
+    if args.tolerance is None:
+        return 0
+    over = [
+        f"{unit} {before:,} -> {after:,}"
+        for unit, before, after in (
+            ("ops", diff.total_before, diff.total_after),
+            ("MACs", diff.macs_before, diff.macs_after),
+        )
+        if abs(after - before) > args.tolerance * max(before, 1)
+    ]
+    if over:
+        print(
+            f"flopcount: changed by more than {args.tolerance:g}: " + "; ".join(over),
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _diff_data(diff: Any) -> dict[str, Any]:
+    return {
+        "ops": [diff.total_before, diff.total_after],
+        "macs": [diff.macs_before, diff.macs_after],
+        "changes": [
+            {
+                "name": change.name,
+                "type": change.type,
+                "ops": [change.before, change.after],
+                "macs": [change.macs_before, change.macs_after],
+            }
+            for change in diff.changes
+        ],
+    }
 
 
 def _run_explain(argv: list[str]) -> int:
@@ -273,8 +365,15 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(str(error)) from error
         model, inputs = _build(args)
 
-        with torch.no_grad():
-            report = flopcount.count(model, *inputs, operators=not args.no_operators)
+        try:
+            with torch.no_grad():
+                report = flopcount.count(model, *inputs, operators=not args.no_operators)
+        except Exception as error:
+            hint = "" if args.input else " (no --input was given)"
+            raise ModelError(
+                f"the forward of {args.target!r} raised {type(error).__name__}: "
+                f"{_first_line(error)}{hint}"
+            ) from error
         _emit(_render(report, args.format, args.depth), args.output)
         try:
             report.check(max_ops=args.max_ops, max_macs=args.max_macs)
@@ -282,9 +381,13 @@ def main(argv: list[str] | None = None) -> int:
             print(error, file=sys.stderr)
             return 1
         return 0
-    except UsageError as error:
+    except (UsageError, ModelError, OutputError) as error:
         print(f"flopcount: error: {error}", file=sys.stderr)
-        return 2
+        if "--traceback" in argv and error.__cause__ is not None:
+            import traceback
+
+            traceback.print_exception(error.__cause__, file=sys.stderr)
+        return EXIT_CODES[type(error)]
 
 
 if __name__ == "__main__":

@@ -95,10 +95,6 @@ def test_over_budget_exits_one_with_table(capsys: pytest.CaptureFixture[str]) ->
         (["nocolon"], "bad target"),
         (["no_such_module_xyz:f", "--input", "1x8"], "cannot import 'no_such_module_xyz'"),
         (["tests.fixtures.cli_models:nope", "--input", "1x8"], "has no attribute 'nope'"),
-        (
-            ["tests.fixtures.cli_models:broken", "--input", "1x8"],
-            "raised RuntimeError: no weights here",
-        ),
         (["tests.fixtures.cli_models:not_a_module"], "returned int, not an nn.Module"),
         ([TARGET, "--input", "2xeight"], "bad shape '2xeight'"),
         ([TARGET, "--input", "2x8", "--dtype", "float99"], "bad dtype 'float99'"),
@@ -157,3 +153,53 @@ def test_python_dash_m_and_help() -> None:
         "examples:",
     ):
         assert option in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "message"),
+    [
+        (["tests.fixtures.cli_models:broken", "--input", "1x8"], 3, "RuntimeError: no weights"),
+        ([TARGET, "--input", f"{B}x{IN + 1}"], 3, "the forward of"),
+        ([TARGET], 3, "(no --input was given)"),
+        ([TARGET, "--input", f"{B}x{IN}", "--output", "/no/such/folder/r.json"], 4, "cannot write"),
+    ],
+)  # fmt: skip
+def test_each_failure_has_its_exit_code_and_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], status: int, message: str
+) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == status
+    assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_traceback_option_prints_the_full_trace(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "tests.fixtures.cli_models:broken", "--input", "1x8", "--traceback")
+    assert code == 3
+    assert "Traceback (most recent call last)" in err and "no weights here" in err
+
+
+def test_diff_formats_and_tolerance(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    run(capsys, TARGET, "--input", f"{B}x{IN}", "--format", "json", "--output", str(a))
+    run(capsys, TARGET, "--input", f"{B}x{IN}", "--kwargs", '{"hidden": 32}', "--format",
+        "json", "--output", str(b))  # fmt: skip
+    before = json.loads(a.read_text())["total"]["ops"]
+    after = json.loads(b.read_text())["total"]["ops"]
+    code, out, _ = run(capsys, "diff", str(a), str(b), "--format", "json")
+    assert code == 0 and json.loads(out)["ops"] == [before, after]
+    code, out, _ = run(capsys, "diff", str(a), str(b), "--format", "markdown")
+    assert code == 0 and out.startswith("|")
+    relative = (after - before) / before
+    assert run(capsys, "diff", str(a), str(b), "--tolerance", str(relative * 1.01))[0] == 0
+    code, _, err = run(capsys, "diff", str(a), str(b), "--tolerance", str(relative * 0.99))
+    assert code == 1 and "changed by more than" in err
+    assert run(capsys, "diff", str(a), str(a), "--tolerance", "0")[0] == 0
+
+
+def test_help_lists_exit_codes_and_subcommands() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "flopcount", "--help"], capture_output=True, text=True, check=True
+    )
+    for line in ("0  ok", "1  over", "2  usage", "3  the model failed", "4  the report could not",
+                 "flopcount diff", "flopcount explain", "--traceback"):  # fmt: skip
+        assert line in done.stdout
