@@ -43,6 +43,9 @@ DIFFERENT_FUNCTIONS = {
     # torch.norm(p="fro", dim=None) and torch.linalg.norm(ord=None, dim=None): different
     # defaults and rules for matrix norms (Tensor.norm is torch.norm)
     frozenset({"norm"}),
+    # torch.polar(abs, angle) builds complex numbers elementwise; torch.linalg.polar (new in
+    # torch 2.14) is a matrix polar decomposition, which flopcount does not price
+    frozenset({"polar"}),
 }
 
 # torch.X is the ATen kernel that F.X calls, with another argument layout (reduction as an
