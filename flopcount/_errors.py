@@ -21,27 +21,35 @@ class UnsupportedError(FlopcountError):
     """
 
     def __init__(
-        self, unsupported: Mapping[str, int], uncounted: Mapping[str, int] | None = None
+        self,
+        unsupported: Mapping[str, int],
+        uncounted: Mapping[str, int] | None = None,
+        labels: Mapping[str, str] | None = None,
     ) -> None:
         self.unsupported = dict(unsupported)
         self.uncounted = dict(uncounted or {})
+        names = dict(labels or {})
         parts = []
         if self.unsupported:
-            lines = "\n".join(
-                f"  {n or '(root)'}: {c} call(s)" for n, c in self.unsupported.items()
-            )
+            lines = _lines(self.unsupported, names)
             parts.append(
                 f"{len(self.unsupported)} module(s)/operator(s) have no formula "
                 f"(register one with @flopcount.register, or pass strict=False):\n{lines}"
             )
         if self.uncounted:
-            lines = "\n".join(f"  {n or '(root)'}: {c} call(s)" for n, c in self.uncounted.items())
+            lines = _lines(self.uncounted, names)
             parts.append(
                 f"{len(self.uncounted)} module(s) run code of their own that operators=False "
                 "cannot see (count with operators=True, or declare a pure container with "
                 f"flopcount.register_composite):\n{lines}"
             )
         super().__init__("\n".join(parts))
+
+
+def _lines(calls: Mapping[str, int], labels: Mapping[str, str]) -> str:
+    return "\n".join(
+        f"  {labels.get(name, name or '(root)')}: {count} call(s)" for name, count in calls.items()
+    )
 
 
 class DryRunError(FlopcountError):

@@ -128,10 +128,12 @@ class profile:  # noqa: N801 - a context manager named like contextlib's
         if exc_type is not None:
             return
         unsupported, uncounted = self.report.unsupported, self.report.uncounted
-        if (unsupported or uncounted) and self.strict:
-            raise UnsupportedError(unsupported, uncounted)
-        if unsupported or uncounted:
-            warnings.warn(_not_counted_message(unsupported, uncounted), UnsupportedWarning, 2)
+        if not (unsupported or uncounted):
+            return
+        labels = {name: self.report.describe(name) for name in (*unsupported, *uncounted)}
+        if self.strict:
+            raise UnsupportedError(unsupported, uncounted, labels)
+        warnings.warn(_not_counted_message(unsupported, uncounted, labels), UnsupportedWarning, 2)
 
 
 class _Session:
@@ -378,18 +380,19 @@ class _Session:
         return node
 
 
-def _names(names: Mapping[str, int]) -> str:
-    listed = ", ".join(sorted(name or "(root)" for name in names)[:8])
-    return listed + ("" if len(names) <= 8 else f" and {len(names) - 8} more")
+def _not_counted_message(
+    unsupported: Mapping[str, int], uncounted: Mapping[str, int], labels: Mapping[str, str]
+) -> str:
+    def listed(names: Mapping[str, int]) -> str:
+        shown = ", ".join(labels[name] for name in sorted(names)[:8])
+        return shown + ("" if len(names) <= 8 else f" and {len(names) - 8} more")
 
-
-def _not_counted_message(unsupported: Mapping[str, int], uncounted: Mapping[str, int]) -> str:
     parts = []
     if unsupported:
-        parts.append(f"flopcount could not count {_names(unsupported)}; see Report.unsupported")
+        parts.append(f"flopcount could not count {listed(unsupported)}; see Report.unsupported")
     if uncounted:
         parts.append(
-            f"with operators=False flopcount cannot see the own code of {_names(uncounted)} "
+            f"with operators=False flopcount cannot see the own code of {listed(uncounted)} "
             "(only their children are counted); see Report.uncounted"
         )
     return "; ".join(parts)

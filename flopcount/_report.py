@@ -108,6 +108,14 @@ class Report:
                 "the report is filled in when the profile block ends; read it after the with-block"
             )
 
+    def describe(self, name: str) -> str:
+        """How messages name a row: ``'encoder.0' (Block)``, ``(root) (Model)``; an operator
+        (a key of ``unsupported`` that is no module) by its public name."""
+        row = self.modules.get(name)
+        if row is None:
+            return name
+        return f"{repr(name) if name else '(root)'} ({row.type})"
+
     @property
     def modules(self) -> dict[str, ModuleStats]:
         """Rows keyed by qualified module name (root ``""``), in tree order."""

@@ -59,16 +59,13 @@ def render_table(report: Report, *, max_depth: int | None = None, tablefmt: str 
         disable_numparse=True,
         preserve_whitespace=True,
     )
-    if report.unsupported:
-        names = ", ".join(
-            f"{name or '(root)'} ×{calls}" for name, calls in sorted(report.unsupported.items())
-        )
-        text += f"\nnot counted (no formula): {names}"
-    if report.uncounted:
-        names = ", ".join(
-            f"{name or '(root)'} ×{calls}" for name, calls in sorted(report.uncounted.items())
-        )
-        text += f"\nown code not seen (operators=False): {names}"
+    for heading, calls in (
+        ("not counted (no formula)", report.unsupported),
+        ("own code not seen (operators=False)", report.uncounted),
+    ):
+        if calls:
+            names = ", ".join(f"{report.describe(n)} ×{c}" for n, c in sorted(calls.items()))
+            text += f"\n{heading}: {names}"
     return text
 
 

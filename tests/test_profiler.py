@@ -112,7 +112,8 @@ def test_strict_raises_listing_every_uncountable_module() -> None:
     with pytest.raises(flopcount.UnsupportedError) as info:
         flopcount.count(model, torch.randn(B, IN), operators=False, strict=True)
     assert info.value.unsupported == {"0": 1, "2": 1}
-    assert "0: 1 call" in str(info.value) and "2: 1 call" in str(info.value)
+    # names quoted, with the type beside them
+    assert "'0' (Opaque): 1 call" in str(info.value) and "'2' (Opaque): 1 call" in str(info.value)
 
 
 def test_unsupported_warns_once_and_is_listed() -> None:
@@ -228,7 +229,7 @@ def test_operator_counting_attributes_functional_work_to_self_ops() -> None:
     assert report.modules["0"].self_ops == B * (4 * IN - 1)
     assert report.modules["0.fc"].ops == linear_ops(B, IN, IN)
     assert report.total == B * (4 * IN - 1) + linear_ops(B, IN, IN)
-    with pytest.warns(flopcount.UnsupportedWarning, match="own code of 0"):
+    with pytest.warns(flopcount.UnsupportedWarning, match=r"own code of '0' \(Block\)"):
         hooks_only = flopcount.count(model, torch.randn(B, IN), operators=False)
     assert hooks_only.total == linear_ops(B, IN, IN)  # the softmax in Block's own code: unseen
     assert hooks_only.uncounted == {"0": 1} and hooks_only.unsupported == {}
@@ -375,10 +376,10 @@ def test_hooks_only_never_undercounts_silently() -> None:
     with pytest.raises(flopcount.UnsupportedError, match=r"operators=False\s+cannot see") as info:
         flopcount.count(Attn(), x, operators=False, strict=True)
     assert info.value.uncounted == {"": 1}
-    with pytest.warns(flopcount.UnsupportedWarning, match=r"own code of \(root\)"):
+    with pytest.warns(flopcount.UnsupportedWarning, match=r"own code of \(root\) \(Attn\)"):
         report = flopcount.count(Attn(), x, operators=False)
     assert report.macs == qkv and report.uncounted == {"": 1}
-    assert "own code not seen (operators=False): (root) ×1" in report.table()
+    assert "own code not seen (operators=False): (root) (Attn) ×1" in report.table()
     again = flopcount.Report.from_json(report.to_json())
     assert again.uncounted == report.uncounted
 
