@@ -68,14 +68,17 @@ def offenders(
     for pattern, limit in globs.items():
         matched = [name for name in report.modules if fnmatch.fnmatchcase(name, pattern)]
         if not matched:
-            raise ValueError(
-                f"module budget {pattern!r} matches no module; names look like "
-                f"{[n for n in report.modules if n][:3]}"
+            examples = [name for name in report.modules if name][:3]
+            hint = (
+                f"names look like {', '.join(map(repr, examples))}"
+                if examples
+                else "the model has no submodules; '' (or '(root)') is the whole model"
             )
+            raise ValueError(f"module budget {pattern!r} matches no module; {hint}")
         for name in matched:
             ops = report.modules[name].ops
             if ops > limit:
-                rows.append((f"ops of {name or '(root)'}", ops, limit))
+                rows.append((f"ops of {report.describe(name)}", ops, limit))
     return rows
 
 

@@ -134,7 +134,8 @@ class OperatorMode(TorchFunctionMode):
         where = ""
         if not self.tally:
             node = self.state.stack[-1]
-            where = f" called in {node.label} ({type(node.module).__name__})"
+            who = repr(node.name) if node.name else "(root)"
+            where = f" called in {who} ({type(node.module).__name__})"
         return FormulaError(
             f"the formula for {operator_name(func)}{where} failed on input shapes "
             f"{list(shapes_of((args, kwargs)))}: {type(error).__name__}: {error}"

@@ -319,8 +319,9 @@ class _Session:
     def formula_error(
         self, node: Node, module: nn.Module, args: tuple[Any, ...], error: Exception
     ) -> FormulaError:
+        who = repr(node.name) if node.name else "(root)"
         return FormulaError(
-            f"the formula for {node.label} ({type(module).__name__}) failed on input "
+            f"the formula for {who} ({type(module).__name__}) failed on input "
             f"shapes {list(shapes_of(args))}: {type(error).__name__}: {error}"
         )
 

@@ -71,11 +71,15 @@ def render_table(report: Report, *, max_depth: int | None = None, tablefmt: str 
 
 def render_offenders(rows: list[tuple[str, int, float]]) -> str:
     """Table of budget offenders: what, actual, budget, overshoot."""
+
+    def number(value: float) -> str:  # small numbers once, large ones also readable
+        return f"{value:,.0f}" if abs(value) < 1000 else f"{value:,.0f} ({human(value)})"
+
     body = [
         [
             what,
-            f"{actual:,} ({human(actual)})",
-            f"{budget:,.0f} ({human(budget)})",
+            number(actual),
+            number(budget),
             f"+{100.0 * (actual - budget) / budget:.1f}%" if budget > 0 else "+inf%",
         ]
         for what, actual, budget in rows

@@ -35,7 +35,7 @@ def test_over_budget_lists_every_offender_with_overshoot() -> None:
     error = info.value
     assert isinstance(error, AssertionError)
     whats = [what for what, _, _ in error.offenders]
-    assert whats == ["total ops", "total MACs", "ops of (root)", "ops of 0"]
+    assert whats == ["total ops", "total MACs", "ops of (root) (Sequential)", "ops of '0' (Linear)"]
     message = str(error)
     total = LINEAR_OPS + B * OUT
     assert f"{total:,}" in message
@@ -82,3 +82,14 @@ def test_budget_validates_arguments_before_running() -> None:
     with pytest.raises(ValueError, match="max_ops"):
         with flopcount.budget(model(), max_ops=-5):
             pytest.fail("the block must not run")
+
+
+def test_offender_table_prints_small_numbers_once_and_names_real_modules() -> None:
+    r = report()
+    with pytest.raises(flopcount.BudgetExceeded) as info:
+        r.check(max_macs=10)
+    macs_line = next(line for line in str(info.value).splitlines() if "total MACs" in line)
+    assert f"{r.macs:,}" in macs_line and f"({r.macs})" not in macs_line  # no "72 (72)"
+    assert "10 " in macs_line + " " and "(10)" not in macs_line
+    with pytest.raises(ValueError, match="names look like '0', '1'"):
+        r.check(modules={"encoder.*": 1})

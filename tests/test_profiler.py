@@ -268,7 +268,7 @@ def test_formula_error_names_module_and_shapes() -> None:
 
     registry.register(nn.ReLU)(broken)
     model = nn.Sequential(nn.ReLU())
-    with pytest.raises(flopcount.FormulaError, match=r"0 \(ReLU\).*\[\(4, 8\)\]") as info:
+    with pytest.raises(flopcount.FormulaError, match=r"'0' \(ReLU\).*\[\(4, 8\)\]") as info:
         flopcount.count(model, torch.randn(B, IN), registry=registry)
     assert isinstance(info.value.__cause__, ZeroDivisionError)
     assert global_hook_state() == (0, 0, 0, 0)

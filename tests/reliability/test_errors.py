@@ -93,7 +93,7 @@ def test_formula_error_is_one_line_and_names_everything() -> None:
     with pytest.raises(flopcount.FormulaError) as info:
         flopcount.count(model, torch.randn(5, 3), registry=registry)
     message = one_line(info.value)
-    assert "0.0 (Linear)" in message and "[(5, 3)]" in message and "by zero" in message
+    assert "'0.0' (Linear)" in message and "[(5, 3)]" in message and "by zero" in message
 
 
 def test_formula_returning_garbage_is_named() -> None:

@@ -83,7 +83,7 @@ def test_exception_inside_a_formula(operators: bool) -> None:
     with pytest.raises(flopcount.FormulaError) as info:
         flopcount.count(model, torch.randn(4, 8), operators=operators, registry=registry)
     message = str(info.value)
-    assert "2.1 (ReLU)" in message and "[(4, 8)]" in message
+    assert "'2.1' (ReLU)" in message and "[(4, 8)]" in message
     assert isinstance(info.value.__cause__, ZeroDivisionError)
     before.assert_same(Snapshot.of(model))
 
