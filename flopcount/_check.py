@@ -66,7 +66,10 @@ def offenders(
     if max_macs is not None and report.macs > max_macs:
         rows.append(("total MACs", report.macs, max_macs))
     for pattern, limit in globs.items():
-        matched = [name for name in report.modules if fnmatch.fnmatchcase(name, pattern)]
+        if pattern == "(root)":
+            matched = [""]
+        else:
+            matched = [name for name in report.modules if fnmatch.fnmatchcase(name, pattern)]
         if not matched:
             examples = [name for name in report.modules if name][:3]
             hint = (

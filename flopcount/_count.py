@@ -34,11 +34,22 @@ ZERO = Count(0, 0)
 
 
 def as_count(value: Count | int) -> Count:
-    """Normalise a formula's return value (a :class:`Count` or a bare ``int`` of ops)."""
+    """Normalise a formula's return value (a :class:`Count` or a bare ``int`` of ops).
+
+    ``TypeError`` for anything else, ``ValueError`` for a negative count: counts are never
+    negative (a zero-size input costs 0).
+    """
     if type(value) is Count:
-        return value
-    if isinstance(value, bool) or not isinstance(value, int):
+        count = value
+    elif isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, tuple) and len(value) == 2:
-            return Count(int(value[0]), int(value[1]))
-        raise TypeError(f"a formula must return flopcount.Count or int, got {type(value).__name__}")
-    return Count(value, 0)
+            count = Count(int(value[0]), int(value[1]))
+        else:
+            raise TypeError(
+                f"a formula must return flopcount.Count or int, got {type(value).__name__}"
+            )
+    else:
+        count = Count(value, 0)
+    if count.ops < 0 or count.macs < 0:
+        raise ValueError(f"a formula must not return a negative count, got {count}")
+    return count

@@ -116,7 +116,7 @@ class OperatorMode(TorchFunctionMode):
         with DisableTorchFunction():
             try:
                 value = formula(args, kwargs, out)
-                if type(value) is not Count:
+                if type(value) is not Count or value.ops < 0 or value.macs < 0:
                     value = as_count(value)
             except Exception as error:
                 raise self._formula_error(func, args, kwargs, error) from error

@@ -90,6 +90,9 @@ class profile:  # noqa: N801 - a context manager named like contextlib's
         _check_model(model)
         if registry is not None and not isinstance(registry, Registry):
             raise TypeError(f"registry must be a flopcount.Registry, got {type(registry).__name__}")
+        for option, value in (("operators", operators), ("strict", strict)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{option} must be True or False, got {value!r}")
         self.model = model
         self.operators = bool(operators)
         self.strict = bool(strict)
@@ -311,7 +314,7 @@ class _Session:
             value = node.formula(module, args, output)  # type: ignore[misc]
         except Exception as error:
             raise self.formula_error(node, module, args, error) from error
-        if type(value) is not Count:
+        if type(value) is not Count or value.ops < 0 or value.macs < 0:
             value = self.checked(node, module, args, value)
         node.self_ops += value.ops
         node.self_macs += value.macs
@@ -329,7 +332,7 @@ class _Session:
         """A formula's ``int`` (or bad) return value as a :class:`Count`, or a FormulaError."""
         try:
             return as_count(value)
-        except TypeError as error:
+        except (TypeError, ValueError) as error:
             raise self.formula_error(node, module, args, error) from error
 
     def _place(self, node: Node, caller: Node) -> Node:

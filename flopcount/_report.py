@@ -32,6 +32,24 @@ class ModuleStats:
     children: tuple[str, ...]
 
 
+ROOT = "(root)"
+"""How tables and messages name the root; accepted wherever a module name is."""
+
+
+class Modules(dict[str, ModuleStats]):
+    """Rows keyed by qualified name. The root's key is ``""`` (as in
+    ``model.named_modules()``), and ``"(root)"``, the name tables print, finds it too."""
+
+    def __getitem__(self, name: str) -> ModuleStats:
+        return super().__getitem__("" if name == ROOT else name)
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__("" if name == ROOT else name)
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get("" if name == ROOT else name, default)
+
+
 class Report:
     """Result of a profile: ``total`` ops, ``macs``, per-module ``modules``, ``unsupported``.
 
@@ -118,11 +136,12 @@ class Report:
 
     @property
     def modules(self) -> dict[str, ModuleStats]:
-        """Rows keyed by qualified module name (root ``""``), in tree order."""
+        """Rows keyed by qualified module name, in tree order; the root is ``""``, also
+        found as ``"(root)"``, the name tables print."""
         self._require_filled()
         if self._modules is None:
             build, self._build_rows = self._build_rows, None
-            self._modules = build() if build is not None else {}
+            self._modules = Modules(build() if build is not None else {})
         return self._modules
 
     @property
@@ -147,6 +166,11 @@ class Report:
     def table(self, max_depth: int | None = None, tablefmt: str = "simple") -> str:
         """Per-module table as an indented tree, with a total row."""
         self._require_filled()
+        if not isinstance(tablefmt, str) or tablefmt not in _table.FORMATS:
+            raise ValueError(
+                f"tablefmt must be one of tabulate's formats ({', '.join(_table.FORMATS[:6])}, "
+                f"...), got {tablefmt!r}"
+            )
         return _table.render_table(self, max_depth=max_depth, tablefmt=tablefmt)
 
     def check(
@@ -181,6 +205,8 @@ class Report:
 
     def diff(self, other: Report) -> _diff.ReportDiff:
         """Per-module changes from this report to ``other``; ``str()`` of it is a table."""
+        if not isinstance(other, Report):
+            raise TypeError(f"diff() takes another flopcount.Report, got {type(other).__name__}")
         return _diff.diff_reports(self, other)
 
     def __str__(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tabulate import tabulate
+from tabulate import tabulate, tabulate_formats
 
 from ._units import human, percent
 
@@ -44,6 +44,9 @@ def table_rows(report: Report, max_depth: int | None) -> list[list[str]]:
     ]
     rows.append(["total", "", "", "", human(total), human(report.macs), percent(total, total)])
     return rows
+
+
+FORMATS: tuple[str, ...] = tuple(sorted(tabulate_formats))
 
 
 def render_table(report: Report, *, max_depth: int | None = None, tablefmt: str = "simple") -> str:
