@@ -37,15 +37,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--flop-tolerance",
         type=float,
-        default=0.0,
+        default=None,
         metavar="FRACTION",
-        help="allowed relative drift from the baseline (default 0: exact)",
+        help="allowed relative drift from the baseline (default 0: exact); needs --flop-baseline",
     )
     group.addoption(
         "--flop-baseline-update",
         action="store_true",
         default=False,
         help="record this run's counts into --flop-baseline instead of comparing",
+    )
+    group.addoption(
+        "--flop-baseline-prune",
+        action="store_true",
+        default=False,
+        help="drop from --flop-baseline the entries of tests this run did not collect "
+        "(run it on the whole suite)",
     )
 
 
@@ -57,24 +64,32 @@ def pytest_configure(config: pytest.Config) -> None:
         "globs to max ops)",
     )
     path = config.getoption("--flop-baseline")
-    if config.getoption("--flop-baseline-update") and not path:
-        raise pytest.UsageError("--flop-baseline-update needs --flop-baseline=PATH")
+    for option in ("--flop-baseline-update", "--flop-baseline-prune", "--flop-tolerance"):
+        given = config.getoption(option)
+        if given not in (None, False) and not path:
+            raise pytest.UsageError(f"{option} needs --flop-baseline=PATH")
     tolerance = config.getoption("--flop-tolerance")
+    tolerance = 0.0 if tolerance is None else tolerance
     if not tolerance >= 0:
         raise pytest.UsageError(f"--flop-tolerance must be >= 0, got {tolerance}")
     if path:
         config.stash[_baseline_key] = Baseline(
-            Path(path), tolerance, config.getoption("--flop-baseline-update")
+            Path(path),
+            tolerance,
+            config.getoption("--flop-baseline-update"),
+            config.getoption("--flop-baseline-prune"),
         )
 
 
 class Baseline:
     """Recorded (ops, macs) per test id, compared or rewritten."""
 
-    def __init__(self, path: Path, tolerance: float, update: bool) -> None:
+    def __init__(self, path: Path, tolerance: float, update: bool, prune: bool = False) -> None:
         self.path = path
         self.tolerance = tolerance
         self.update = update
+        self.prune = prune
+        self.collected: set[str] = set()
         self.recorded: dict[str, dict[str, int]] = {}
         if path.exists():
             try:
@@ -86,6 +101,7 @@ class Baseline:
         self.seen: dict[str, dict[str, int]] = {}
 
     def compare(self, nodeid: str, counts: dict[str, int]) -> None:
+        __tracebackhide__ = True  # the drift message is what a reader needs first
         self.seen[nodeid] = counts
         if self.update:
             return
@@ -110,7 +126,10 @@ class Baseline:
             )
 
     def write(self) -> None:
-        merged = {**self.recorded, **self.seen}
+        recorded = self.recorded
+        if self.prune:
+            recorded = {k: v for k, v in recorded.items() if k in self.collected}
+        merged = {**recorded, **(self.seen if self.update else {})}
         text = json.dumps(dict(sorted(merged.items())), indent=2, sort_keys=True) + "\n"
         self.path.write_text(text)
 
@@ -153,6 +172,7 @@ def flop_counter(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    __tracebackhide__ = True  # a failed budget shows the offender table, not plugin frames
     budget = _budget_of(item)
     result = yield
     reports = item.stash.get(_reports_key, [])
@@ -171,7 +191,13 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
     return result
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    baseline = session.config.stash.get(_baseline_key, None)
+    if baseline is not None:
+        baseline.collected = {item.nodeid for item in session.items}
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     baseline = session.config.stash.get(_baseline_key, None)
-    if baseline is not None and baseline.update:
+    if baseline is not None and (baseline.update or baseline.prune):
         baseline.write()

@@ -93,6 +93,7 @@ def check_report(
     modules: Mapping[str, float] | None = None,
 ) -> None:
     """Raise :class:`BudgetExceeded`, listing every offender, if anything is over budget."""
+    __tracebackhide__ = True
     rows = offenders(report, max_ops=max_ops, max_macs=max_macs, modules=modules)
     if rows:
         raise BudgetExceeded(

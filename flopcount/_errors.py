@@ -8,9 +8,13 @@ from collections.abc import Mapping
 class FlopcountError(Exception):
     """Base class of every error flopcount raises on its own account."""
 
+    __module__ = "flopcount"  # shown as flopcount.FlopcountError in tracebacks
+
 
 class RegistrationError(FlopcountError, ValueError):
     """A formula registration was refused (duplicate type, not a module type, ...)."""
+
+    __module__ = "flopcount"  # shown as flopcount.RegistrationError in tracebacks
 
 
 class UnsupportedError(FlopcountError):
@@ -19,6 +23,8 @@ class UnsupportedError(FlopcountError):
     ``unsupported`` maps each module's qualified name or operator's name to its calls;
     ``uncounted`` (hooks-only profiles) the modules whose own forward code was not seen.
     """
+
+    __module__ = "flopcount"  # shown as flopcount.UnsupportedError in tracebacks
 
     def __init__(
         self,
@@ -56,9 +62,13 @@ class DryRunError(FlopcountError):
     """``dry_run=True`` met an operation fake tensors cannot run (its output shape depends
     on tensor values); names the module and the operation."""
 
+    __module__ = "flopcount"  # shown as flopcount.DryRunError in tracebacks
+
 
 class FormulaError(FlopcountError):
     """A formula raised; names the module or operator and the input shapes."""
+
+    __module__ = "flopcount"  # shown as flopcount.FormulaError in tracebacks
 
 
 class BudgetExceeded(AssertionError):
@@ -67,6 +77,8 @@ class BudgetExceeded(AssertionError):
     It is an :class:`AssertionError` so that a failed budget reads like any failed
     assertion in a test run.
     """
+
+    __module__ = "flopcount"  # shown as flopcount.BudgetExceeded in tracebacks
 
     def __init__(self, message: str, offenders: list[tuple[str, int, float]]) -> None:
         super().__init__(message)

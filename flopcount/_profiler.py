@@ -45,6 +45,8 @@ _MISSING: Any = object()
 class UnsupportedWarning(UserWarning):
     """Something ran that no formula counts; it is listed in ``Report.unsupported``."""
 
+    __module__ = "flopcount"
+
 
 def _check_model(model: object) -> None:
     if isinstance(model, torch.jit.ScriptModule):

@@ -180,6 +180,7 @@ class Report:
         modules: Mapping[str, float] | None = None,
     ) -> None:
         """Raise :class:`BudgetExceeded` if a total or a module goes over its budget."""
+        __tracebackhide__ = True  # pytest: a failed budget reads from the caller's line
         self._require_filled()
         check_report(self, max_ops=max_ops, max_macs=max_macs, modules=modules)
 

@@ -132,3 +132,45 @@ def test_plugin_import_does_not_import_torch(pytester: pytest.Pytester) -> None:
         "import sys, pytest_flopcount; print('torch' in sys.modules)",
     )
     assert result.stdout.lines[-1] == "False"
+
+
+def test_a_failed_budget_shows_the_offender_table_first(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        MODEL
+        + """
+@pytest.mark.flop_budget(max_ops=OPS - 1)
+def test_over(flop_counter):
+    run(flop_counter)
+"""
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    failure = result.stdout.str().split("_ test_over _")[1]
+    assert "pytest_flopcount.py" not in failure and "_check.py" not in failure  # hidden
+    lines = [line for line in failure.splitlines() if line.strip() and not line.startswith("_")]
+    assert lines[0].startswith("E   flopcount.BudgetExceeded: flopcount budget exceeded")
+    assert "total ops" in failure
+
+
+def test_tolerance_and_prune_need_a_baseline(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(MODEL + "\ndef test_ok(flop_counter):\n    run(flop_counter)\n")
+    for option in ("--flop-tolerance=0.1", "--flop-baseline-prune", "--flop-baseline-update"):
+        result = pytester.runpytest(option)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"*{option.split('=')[0]} needs --flop-baseline=PATH*"])
+
+
+def test_prune_drops_entries_of_tests_that_no_longer_exist(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(MODEL + "\ndef test_ok(flop_counter):\n    run(flop_counter)\n")
+    baseline = pytester.path / "flops.json"
+    pytester.runpytest(f"--flop-baseline={baseline}", "--flop-baseline-update")
+    recorded = json.loads(baseline.read_text())
+    recorded["test_gone.py::test_removed"] = {"ops": 1, "macs": 1}
+    baseline.write_text(json.dumps(recorded))
+    pytester.runpytest(f"--flop-baseline={baseline}").assert_outcomes(passed=1)
+    assert "test_gone.py::test_removed" in json.loads(baseline.read_text())  # no prune: kept
+    result = pytester.runpytest(f"--flop-baseline={baseline}", "--flop-baseline-prune")
+    result.assert_outcomes(passed=1)
+    assert set(json.loads(baseline.read_text())) == {
+        "test_prune_drops_entries_of_tests_that_no_longer_exist.py::test_ok"
+    }
