@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from .._count import Count
 from .._registry import register, register_operator
 from .._shapes import arg, normalize_dim, numel
-from .primitives import ADD, DIV, MUL, POW, p_norm_ops
+from .primitives import ADD, DIV, MUL, POW, p_norm_ops, rows_along
 
 
 def standardize_count(groups: int, size: int) -> int:
@@ -331,11 +331,7 @@ def local_response_norm_count(shape: Sequence[int], size: int) -> Count:
     channels in the clipped window; the zero padding is not added), then per element
     1 multiply by α/n, 1 add of k, 1 power and 1 divide: ``B·prod(*)·(Σ_c t_c + 4C)``.
     """
-    total = numel(shape)
-    if total == 0:
-        return Count(0)
-    channels = shape[1]
-    positions = total // channels
+    positions, channels = rows_along(shape, 1)  # a zero-size input: no positions
     window_adds = (lrn_window_terms(channels, size) - channels) * ADD
     per_element = MUL + MUL + ADD + POW + DIV  # square; then α/n, + k, ** β, a / ·
     return Count(positions * (window_adds + per_element * channels))
@@ -350,11 +346,7 @@ def cross_map_lrn2d_count(shape: Sequence[int], size: int) -> Count:
     one leaving it (when ``c > p``); then per element a multiply by α/n, an add of k, the
     power ``scale ** −β`` and a multiply by the input: ``5C`` plus the window updates.
     """
-    total = numel(shape)
-    if total == 0:
-        return Count(0)
-    channels = shape[1]
-    positions = total // channels
+    positions, channels = rows_along(shape, 1)  # a zero-size input: no positions
     pre_pad = int((size - 1) / 2 + 1)
     first = min(pre_pad, channels) - 1
     entering = max(0, channels - pre_pad)
