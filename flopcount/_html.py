@@ -9,7 +9,7 @@ from collections import Counter
 from html import escape
 from typing import TYPE_CHECKING
 
-from ._table import HEADERS, table_rows
+from ._table import HEADERS, NUMERIC, table_rows
 from ._units import human, percent
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def to_html(report: Report, title: str = "flopcount report") -> str:
         by_type[row.type] += row.self_ops
     by_type_items = [(name, ops) for name, ops in by_type.most_common(_TOP) if ops > 0]
 
-    numeric = {2, 4, 5, 6}
+    numeric = set(NUMERIC)
     head = "".join(f"<th>{escape(h)}</th>" for h in HEADERS)
     body = "".join(
         "<tr>"

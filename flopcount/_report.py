@@ -163,15 +163,27 @@ class Report:
     def __iter__(self) -> Iterator[ModuleStats]:
         return iter(self.modules.values())
 
-    def table(self, max_depth: int | None = None, tablefmt: str = "simple") -> str:
-        """Per-module table as an indented tree, with a total row."""
+    def table(
+        self,
+        max_depth: int | None = None,
+        tablefmt: str = "simple",
+        *,
+        names: str = "tree",
+        sort: str | None = None,
+        top: int | None = None,
+    ) -> str:
+        """Per-module table with a total row: an indented tree, or ``names="qualified"`` for
+        names a budget can use (``layer2.0.conv1``); ``sort="ops"`` (or ``"macs"``) lists
+        modules by their own work, heaviest first, and ``top=20`` keeps the first 20."""
         self._require_filled()
         if not isinstance(tablefmt, str) or tablefmt not in _table.FORMATS:
             raise ValueError(
                 f"tablefmt must be one of tabulate's formats ({', '.join(_table.FORMATS[:6])}, "
                 f"...), got {tablefmt!r}"
             )
-        return _table.render_table(self, max_depth=max_depth, tablefmt=tablefmt)
+        return _table.render_table(
+            self, max_depth=max_depth, tablefmt=tablefmt, names=names, sort=sort, top=top
+        )
 
     def check(
         self,

@@ -11,11 +11,17 @@ from ._units import human, percent
 if TYPE_CHECKING:
     from ._report import ModuleStats, Report
 
-HEADERS = ("module", "type", "calls", "input shape", "ops", "MACs", "share")
+HEADERS = ("module", "type", "calls", "input shape", "ops", "self ops", "MACs", "share")
+NUMERIC = (2, 4, 5, 6, 7)  # right-aligned columns
+NAMES = ("tree", "qualified")
+SORTS = {"ops": "self_ops", "macs": "self_macs"}
+"""``table(sort=...)`` keys: the heaviest modules by their own (self) work."""
 _MAX_SHAPES = 2
 
 
-def _name_cell(row: ModuleStats) -> str:
+def _name_cell(row: ModuleStats, names: str) -> str:
+    if names == "qualified":
+        return row.name or "(root)"
     leaf = row.name.rsplit(".", 1)[-1] if row.name else "(root)"
     return "  " * row.depth + leaf
 
@@ -27,38 +33,70 @@ def _shape_cell(row: ModuleStats) -> str:
     return ", ".join(shapes)
 
 
-def table_rows(report: Report, max_depth: int | None) -> list[list[str]]:
+def table_rows(
+    report: Report,
+    max_depth: int | None,
+    *,
+    names: str = "tree",
+    sort: str | None = None,
+    top: int | None = None,
+) -> list[list[str]]:
+    """Rows in tree order (``names="tree"`` indents leaf names), or, with ``sort``, the
+    modules by their own work, heaviest first, under qualified names; ``top`` keeps the first
+    rows. The total row closes every table."""
     total = report.total
+    selected = [
+        row for row in report.modules.values() if max_depth is None or row.depth <= max_depth
+    ]
+    if sort is not None:
+        key = SORTS[sort]
+        selected.sort(key=lambda row: -getattr(row, key))
+        names = "qualified"
+    if top is not None:
+        selected = selected[:top]
     rows = [
         [
-            _name_cell(row),
+            _name_cell(row, names),
             row.type,
             str(row.calls),
             _shape_cell(row),
             human(row.ops),
+            human(row.self_ops),
             human(row.macs),
             percent(row.ops, total),
         ]
-        for row in report.modules.values()
-        if max_depth is None or row.depth <= max_depth
+        for row in selected
     ]
-    rows.append(["total", "", "", "", human(total), human(report.macs), percent(total, total)])
+    rows.append(["total", "", "", "", human(total), "", human(report.macs), percent(total, total)])
     return rows
 
 
 FORMATS: tuple[str, ...] = tuple(sorted(tabulate_formats))
 
 
-def render_table(report: Report, *, max_depth: int | None = None, tablefmt: str = "simple") -> str:
-    if max_depth is not None and (
-        isinstance(max_depth, bool) or not isinstance(max_depth, int) or max_depth < 0
-    ):
-        raise ValueError(f"max_depth must be a non-negative int or None, got {max_depth!r}")
+def render_table(
+    report: Report,
+    *,
+    max_depth: int | None = None,
+    tablefmt: str = "simple",
+    names: str = "tree",
+    sort: str | None = None,
+    top: int | None = None,
+) -> str:
+    for option, value in (("max_depth", max_depth), ("top", top)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            raise ValueError(f"{option} must be a non-negative int or None, got {value!r}")
+    if names not in NAMES:
+        raise ValueError(f"names must be one of {', '.join(map(repr, NAMES))}, got {names!r}")
+    if sort is not None and sort not in SORTS:
+        raise ValueError(f"sort must be one of {', '.join(map(repr, SORTS))} or None, got {sort!r}")
     text = tabulate(
-        table_rows(report, max_depth),
+        table_rows(report, max_depth, names=names, sort=sort, top=top),
         headers=HEADERS,
         tablefmt=tablefmt,
-        colalign=("left", "left", "right", "left", "right", "right", "right"),
+        colalign=tuple("right" if i in NUMERIC else "left" for i in range(len(HEADERS))),
         disable_numparse=True,
         preserve_whitespace=True,
     )

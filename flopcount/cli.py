@@ -101,6 +101,19 @@ def _parser() -> argparse.ArgumentParser:
         "--depth", type=int, default=None, metavar="N", help="show table rows down to depth N"
     )
     parser.add_argument(
+        "--names",
+        choices=("tree", "qualified"),
+        default="tree",
+        help="table names: an indented tree, or qualified names a budget can use",
+    )
+    parser.add_argument(
+        "--sort",
+        choices=("ops", "macs"),
+        default=None,
+        help="list modules by their own (self) ops or MACs, heaviest first",
+    )
+    parser.add_argument("--top", type=int, default=None, metavar="N", help="keep the first N rows")
+    parser.add_argument(
         "--format", choices=FORMATS, default="table", help="output format (default: table)"
     )
     parser.add_argument(
@@ -222,17 +235,16 @@ def _build(args: argparse.Namespace) -> tuple[Any, list[Any]]:
     return model.eval(), inputs
 
 
-def _render(report: Any, fmt: str, depth: int | None) -> str:
+def _render(report: Any, fmt: str, depth: int | None, args: argparse.Namespace) -> str:
     if fmt == "json":
         return str(report.to_json())
     if fmt == "csv":
         return str(report.to_csv())
     if fmt == "html":
         return str(report.to_html())
-    return (
-        str(report.table(max_depth=depth, tablefmt="github" if fmt == "markdown" else "simple"))
-        + "\n"
-    )
+    tablefmt = "github" if fmt == "markdown" else "simple"
+    options = {"names": args.names, "sort": args.sort, "top": args.top}
+    return str(report.table(max_depth=depth, tablefmt=tablefmt, **options)) + "\n"
 
 
 def _emit(text: str, output: str | None) -> None:
@@ -353,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         if args.depth is not None and args.depth < 0:
             raise UsageError(f"bad --depth {args.depth}: expected N >= 0")
+        if args.top is not None and args.top < 0:
+            raise UsageError(f"bad --top {args.top}: expected N >= 0")
         import torch
 
         import flopcount
@@ -374,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"the forward of {args.target!r} raised {type(error).__name__}: "
                 f"{_first_line(error)}{hint}"
             ) from error
-        _emit(_render(report, args.format, args.depth), args.output)
+        _emit(_render(report, args.format, args.depth, args), args.output)
         try:
             report.check(max_ops=args.max_ops, max_macs=args.max_macs)
         except flopcount.BudgetExceeded as error:

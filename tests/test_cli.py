@@ -203,3 +203,12 @@ def test_help_lists_exit_codes_and_subcommands() -> None:
     for line in ("0  ok", "1  over", "2  usage", "3  the model failed", "4  the report could not",
                  "flopcount diff", "flopcount explain", "--traceback"):  # fmt: skip
         assert line in done.stdout
+
+
+def test_qualified_names_sort_and_top(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, TARGET, "--input", f"{B}x{IN}", "--names", "qualified")
+    assert code == 0 and out.splitlines()[2].startswith("(root)")
+    code, out, _ = run(capsys, TARGET, "--input", f"{B}x{IN}", "--sort", "ops", "--top", "1")
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == 4 and lines[-1].startswith("total")  # header, rule, 1, total
+    assert run(capsys, TARGET, "--input", f"{B}x{IN}", "--top", "-1")[0] == 2

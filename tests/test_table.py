@@ -60,3 +60,30 @@ def test_indentation_is_preserved() -> None:
     lines = report().table().splitlines()
     assert lines[3].startswith("  features ")
     assert lines[4].startswith("    0 ")
+
+
+def test_qualified_names_are_the_names_budgets_take() -> None:
+    r = report()
+    lines = r.table(names="qualified").splitlines()[2:-1]
+    names = [line.split()[0] for line in lines]
+    assert names == ["(root)", *[name for name in r.modules if name]]
+    for name in names:
+        assert name in r.modules  # every printed name is a key, "(root)" included
+
+
+def test_sort_lists_the_heaviest_modules_by_their_own_work() -> None:
+    r = report()
+    lines = r.table(sort="ops", top=2).splitlines()
+    rows, total = lines[2:-1], lines[-1]
+    heaviest = sorted(r.modules.values(), key=lambda row: -row.self_ops)[:2]
+    assert [line.split()[0] for line in rows] == [row.name for row in heaviest]
+    assert heaviest[0].name == "features.0"  # Linear(32, 64): 8·64·2·32 of its own
+    assert total.startswith("total") and "43.83 K" in total  # the total stays whole
+    by_macs = r.table(sort="macs", top=1).splitlines()[2]
+    assert by_macs.split()[0] == "features.0"
+
+
+def test_self_column_shows_a_blocks_own_work() -> None:
+    r = report()
+    row = next(line for line in r.table().splitlines() if line.strip().startswith("features"))
+    assert row.split()[-4] == "0"  # a Sequential does nothing of its own
