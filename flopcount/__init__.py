@@ -31,7 +31,7 @@ from ._registry import (
     registered_types,
     zero_cost,
 )
-from ._report import ModuleStats, Report
+from ._report import ModuleStats, OperatorStats, Report
 from ._version import __version__
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "ModuleFormula",
     "ModuleStats",
     "OperatorFormula",
+    "OperatorStats",
     "Registration",
     "RegistrationError",
     "Registry",

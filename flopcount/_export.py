@@ -46,6 +46,11 @@ def to_dict(report: Report) -> dict[str, Any]:
         "modules": [_row_dict(row) for row in report.modules.values()],
         "unsupported": dict(sorted(report.unsupported.items())),
         "uncounted": dict(sorted(report.uncounted.items())),
+        "by_operator": {
+            name: {"ops": s.ops, "macs": s.macs, "calls": s.calls}
+            for name, s in report.by_operator.items()
+        },
+        "by_type": {name: {"ops": c.ops, "macs": c.macs} for name, c in report.by_type.items()},
     }
 
 

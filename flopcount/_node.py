@@ -7,7 +7,7 @@ turned into the report's plain rows, and only when someone reads the rows.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._report import ModuleStats
 
@@ -68,6 +68,7 @@ class SessionState:
         self.suppress = 0
         self.unsupported: dict[str, int] = {}
         self.uncounted: dict[str, int] = {}
+        self.by_operator: dict[Any, tuple[int, int, int]] = {}  # function -> ops, macs, calls
         self.raised_in: Node | None = None  # the innermost module whose forward raised
 
     def count_unsupported(self, name: str) -> None:

@@ -126,6 +126,12 @@ class OperatorMode(TorchFunctionMode):
             node = state.stack[-1]
             node.self_ops += value.ops
             node.self_macs += value.macs
+            tally = state.by_operator.get(func)
+            state.by_operator[func] = (
+                (value.ops, value.macs, 1)
+                if tally is None
+                else (tally[0] + value.ops, tally[1] + value.macs, tally[2] + 1)
+            )
         return out
 
     def _formula_error(

@@ -34,9 +34,9 @@ from ._compat import DisableTorchFunction, current_graph_task, register_global_f
 from ._count import Count, as_count
 from ._errors import DryRunError, FormulaError, UnsupportedError
 from ._node import Node, SessionState, module_stats, totals
-from ._operators import OperatorMode
+from ._operators import OperatorMode, operator_name
 from ._registry import DEFAULT, Registry, using, zero_cost
-from ._report import Report
+from ._report import OperatorStats, Report
 from ._shapes import shapes_of
 
 _MISSING: Any = object()
@@ -130,6 +130,7 @@ class profile:  # noqa: N801 - a context manager named like contextlib's
         self.report._fill(
             totals(root), partial(module_stats, root), state.unsupported, state.uncounted
         )
+        self.report.by_operator = _by_operator(state.by_operator)
         if exc_type is not None:
             return
         unsupported, uncounted = self.report.unsupported, self.report.uncounted
@@ -384,6 +385,16 @@ class _Session:
         parent.add_child(node)
         self.nodes[module] = node
         return node
+
+
+def _by_operator(counted: Mapping[Any, tuple[int, int, int]]) -> dict[str, OperatorStats]:
+    """Per public name (``torch.matmul``), heaviest first."""
+    named: dict[str, OperatorStats] = {}
+    for function, (ops, macs, calls) in counted.items():
+        name = operator_name(function)
+        seen = named.get(name, OperatorStats(0, 0, 0))
+        named[name] = OperatorStats(seen.ops + ops, seen.macs + macs, seen.calls + calls)
+    return dict(sorted(named.items(), key=lambda item: -item[1].ops))
 
 
 def _not_counted_message(

@@ -13,6 +13,16 @@ from typing import Any
 
 from . import _diff, _export, _html, _table
 from ._check import check_report
+from ._count import Count
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorStats:
+    """What operator counting counted for one torch function: ops, MACs and calls."""
+
+    ops: int
+    macs: int
+    calls: int
 
 
 @dataclass(slots=True)
@@ -62,6 +72,8 @@ class Report:
         self._modules: dict[str, ModuleStats] | None = None
         self._totals = (0, 0)
         self.unsupported: dict[str, int] = {}
+        self.by_operator: dict[str, OperatorStats] = {}
+        """Operator counting: each torch function counted (public name, ``torch.matmul``)."""
         self.uncounted: dict[str, int] = {}
         """Hooks-only profiles: formula-less blocks whose own torch calls (``q @ k.T`` in a
         hand-written attention) were not seen, with their calls; their children are counted."""
@@ -113,7 +125,12 @@ class Report:
                 has_formula=bool(item.get("has_formula", False)),
                 children=tuple(item.get("children", ())),
             )
-        return cls.from_rows(rows, data.get("unsupported", {}), data.get("uncounted", {}))
+        report = cls.from_rows(rows, data.get("unsupported", {}), data.get("uncounted", {}))
+        report.by_operator = {
+            name: OperatorStats(int(item["ops"]), int(item["macs"]), int(item["calls"]))
+            for name, item in data.get("by_operator", {}).items()
+        }
+        return report
 
     @classmethod
     def from_json(cls, text: str) -> Report:
@@ -125,6 +142,14 @@ class Report:
             raise RuntimeError(
                 "the report is filled in when the profile block ends; read it after the with-block"
             )
+
+    @property
+    def by_type(self) -> dict[str, Count]:
+        """Own (self) ops and MACs per module type, heaviest first."""
+        totals: dict[str, Count] = {}
+        for row in self.modules.values():
+            totals[row.type] = totals.get(row.type, Count(0)) + Count(row.self_ops, row.self_macs)
+        return dict(sorted(totals.items(), key=lambda item: -item[1].ops))
 
     def describe(self, name: str) -> str:
         """How messages name a row: ``'encoder.0' (Block)``, ``(root) (Model)``; an operator

@@ -131,3 +131,18 @@ def render_offenders(rows: list[tuple[str, int, float]]) -> str:
         disable_numparse=True,
         colalign=("left", "right", "right", "right"),
     )
+
+
+def render_breakdown(report: Report, by: str) -> str:
+    """``by="operator"``: what operator counting counted per torch function; ``by="type"``:
+    the modules' own work per module type. Heaviest first, exact integers beside readable."""
+    if by == "operator":
+        rows = [
+            [name, str(s.calls), human(s.ops), human(s.macs)]
+            for name, s in report.by_operator.items()
+        ]
+        headers: tuple[str, ...] = ("torch function", "calls", "ops", "MACs")
+    else:
+        rows = [[name, human(c.ops), human(c.macs)] for name, c in report.by_type.items()]
+        headers = ("module type", "self ops", "self MACs")
+    return tabulate(rows, headers=headers, disable_numparse=True)

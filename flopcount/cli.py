@@ -114,6 +114,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--top", type=int, default=None, metavar="N", help="keep the first N rows")
     parser.add_argument(
+        "--by",
+        choices=("operator", "type"),
+        default=None,
+        help="after the table: counts per torch function (operator counting) or module type",
+    )
+    parser.add_argument(
         "--format", choices=FORMATS, default="table", help="output format (default: table)"
     )
     parser.add_argument(
@@ -244,7 +250,12 @@ def _render(report: Any, fmt: str, depth: int | None, args: argparse.Namespace) 
         return str(report.to_html())
     tablefmt = "github" if fmt == "markdown" else "simple"
     options = {"names": args.names, "sort": args.sort, "top": args.top}
-    return str(report.table(max_depth=depth, tablefmt=tablefmt, **options)) + "\n"
+    text = str(report.table(max_depth=depth, tablefmt=tablefmt, **options)) + "\n"
+    if args.by:
+        from ._table import render_breakdown
+
+        text += "\n" + render_breakdown(report, args.by) + "\n"
+    return text
 
 
 def _emit(text: str, output: str | None) -> None:

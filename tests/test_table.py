@@ -87,3 +87,32 @@ def test_self_column_shows_a_blocks_own_work() -> None:
     r = report()
     row = next(line for line in r.table().splitlines() if line.strip().startswith("features"))
     assert row.split()[-4] == "0"  # a Sequential does nothing of its own
+
+
+class HandWritten(torch.nn.Module):
+    """A block whose own code does the attention arithmetic: operator counting's work."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.proj(x)
+        return (h @ h.T).softmax(-1) @ h + x
+
+
+def test_by_operator_and_by_type_break_the_total_down() -> None:
+    rows, width = 3, 4
+    r = flopcount.count(HandWritten(), torch.randn(rows, width), strict=True)
+    scores = rows * rows * (2 * width - 1)  # h @ hᵀ
+    mix = rows * width * (2 * rows - 1)  # weights @ h
+    assert r.by_operator["torch.Tensor.matmul"] == flopcount.OperatorStats(
+        scores + mix, rows * rows * width + rows * width * rows, 2
+    )
+    assert r.by_operator["torch.Tensor.softmax"].ops == rows * (4 * rows - 1)
+    assert r.by_operator["torch.Tensor.add"] == flopcount.OperatorStats(rows * width, 0, 1)
+    assert sum(s.ops for s in r.by_operator.values()) == r.modules[""].self_ops
+    assert r.by_type["Linear"] == flopcount.Count(rows * width * 2 * width, rows * width * width)
+    assert sum(c.ops for c in r.by_type.values()) == r.total
+    again = flopcount.Report.from_json(r.to_json())
+    assert again.by_operator == r.by_operator and again.by_type == r.by_type
