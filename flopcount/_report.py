@@ -201,11 +201,6 @@ class Report:
         names a budget can use (``layer2.0.conv1``); ``sort="ops"`` (or ``"macs"``) lists
         modules by their own work, heaviest first, and ``top=20`` keeps the first 20."""
         self._require_filled()
-        if not isinstance(tablefmt, str) or tablefmt not in _table.FORMATS:
-            raise ValueError(
-                f"tablefmt must be one of tabulate's formats ({', '.join(_table.FORMATS[:6])}, "
-                f"...), got {tablefmt!r}"
-            )
         return _table.render_table(
             self, max_depth=max_depth, tablefmt=tablefmt, names=names, sort=sort, top=top
         )

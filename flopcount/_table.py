@@ -83,6 +83,11 @@ def render_table(
     sort: str | None = None,
     top: int | None = None,
 ) -> str:
+    if not isinstance(tablefmt, str) or tablefmt not in FORMATS:
+        raise ValueError(
+            f"tablefmt must be one of tabulate's formats ({', '.join(FORMATS[:6])}, ...), "
+            f"got {tablefmt!r}"
+        )
     for option, value in (("max_depth", max_depth), ("top", top)):
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int) or value < 0
