@@ -36,7 +36,17 @@ from torch import Tensor
 from .._count import Count
 from .._registry import register_operator
 from .._shapes import arg, first_tensor, normalize_dim
-from .primitives import ADD, COMPARE, MUL, ROUND, SUB, elementwise, output_numel, spellings
+from .primitives import (
+    ADD,
+    COMPARE,
+    MUL,
+    ROUND,
+    SUB,
+    elementwise,
+    output_numel,
+    p_norm_ops,
+    spellings,
+)
 
 PerGroup = Callable[[int], int]
 
@@ -130,12 +140,8 @@ def max_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> 
 
 
 def vector_norm_per_group(p: Any) -> Any:
-    """The per-output cost ``f(N)`` of the vector p-norm."""
-    if p == 2:
-        return lambda n: 2 * n
-    if p in (1, 0, math.inf, -math.inf):
-        return lambda n: 2 * n - 1
-    return lambda n: 3 * n
+    """The per-output cost ``f(N)`` of the vector p-norm: :func:`.primitives.p_norm_ops`."""
+    return lambda n: p_norm_ops(n, float(p))
 
 
 def vector_norm_count(source: Tensor, output: Tensor, p: Any) -> Count:
@@ -148,7 +154,8 @@ def matrix_norm_count(shape: tuple[int, ...], ord: Any, dims: Any) -> Count:
     if ord == "fro":
         total = math.prod(shape)
         rows, cols = (shape[normalize_dim(d, len(shape))] for d in dims)
-        return reduction_count(total, total // (rows * cols) if rows * cols else 0, lambda n: 2 * n)
+        groups = total // (rows * cols) if rows * cols else 0
+        return reduction_count(total, groups, vector_norm_per_group(2))
     if ord in (1, -1, math.inf, -math.inf):
         row_dim, col_dim = (normalize_dim(d, len(shape)) for d in dims)
         summed, kept = (row_dim, col_dim) if ord in (1, -1) else (col_dim, row_dim)
