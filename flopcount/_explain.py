@@ -125,12 +125,26 @@ def explain(target: Any, *, registry: Registry | None = None) -> Explanation:
     name = spelling or _target_name(target)
     if found is None and isinstance(target, type):
         overriding = registry.overriding_class(target)
-        if overriding is not None:
-            base = next(b for b in target.__mro__ if registry.registration(b) is not None)
+        base = registry.overridden_base(target)
+        if overriding is not None and base is not None:
+            what = "formula"
+            if base in registry.composite_types():
+                what, same = (
+                    "composite declaration",
+                    f"flopcount.register_composite({target.__qualname__})",
+                )
+            else:
+                same = (
+                    f"flopcount.register({target.__qualname__})"
+                    f"(flopcount.default_registry().lookup({base.__qualname__}))"
+                )
             raise LookupError(
                 f"{name} has no formula: {overriding.__qualname__} overrides forward, so it "
-                f"does not inherit the formula of {_target_name(base)}; it is counted as its "
-                "children plus the torch functions it calls (register it to give it one)"
+                f"does not inherit the {what} of {_target_name(base)} (a subclass inherits "
+                "only while it runs its base's forward); it is counted as its children plus "
+                "the torch functions its forward calls, and with operators=False it is named "
+                "in Report.unsupported or Report.uncounted. If its forward is the same math, "
+                f"say so: {same}"
             )
     if found is None:
         what = "module type" if isinstance(target, type) else "function"

@@ -61,10 +61,12 @@ def to_json(report: Report, indent: int | None = 2) -> str:
 def to_csv(report: Report) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow((*ROW_FIELDS, "input_shapes"))
+    writer.writerow((*ROW_FIELDS, "input_shapes", "uncounted"))
+    uncounted = report.uncounted  # calls whose own forward code went unseen; 0 for most rows
     for row in report.modules.values():
         shapes = ";".join("x".join(map(str, shape)) for shape in row.input_shapes)
-        writer.writerow((*(getattr(row, field) for field in ROW_FIELDS), shapes))
+        fields = (getattr(row, field) for field in ROW_FIELDS)
+        writer.writerow((*fields, shapes, uncounted.get(row.name, 0)))
     return buffer.getvalue()
 
 
@@ -75,5 +77,11 @@ def to_dataframe(report: Report) -> pandas.DataFrame:
         raise ImportError(
             "Report.to_dataframe() needs pandas: pip install pandas (or flopcount[pandas])"
         ) from error
-    frame = pandas.DataFrame([_row_dict(row) for row in report.modules.values()])
+    uncounted = report.uncounted
+    frame = pandas.DataFrame(
+        [
+            {**_row_dict(row), "uncounted": uncounted.get(row.name, 0)}
+            for row in report.modules.values()
+        ]
+    )
     return frame.set_index("name")

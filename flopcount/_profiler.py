@@ -41,6 +41,11 @@ from ._shapes import shapes_of
 
 _MISSING: Any = object()
 
+# The forwards of pure containers, which do no arithmetic by construction: nn.Sequential's
+# calls its children in turn; nn.ModuleList's and nn.ModuleDict's are nn.Module's own,
+# which raises if called. A subclass that overrides forward is not among them.
+_CONTAINER_FORWARDS = (nn.Sequential.forward, nn.Module.forward)
+
 
 class UnsupportedWarning(UserWarning):
     """Something ran that no formula counts; it is listed in ``Report.unsupported``."""
@@ -153,6 +158,7 @@ class _Session:
         self.nodes: dict[nn.Module, Node] = {}
         self.aliases: dict[tuple[Node, Node], Node] = {}
         self.state = SessionState()
+        self._code_free_types: dict[type, bool] = {}
         # Building one node per module allocates a few objects per module; on a model of
         # 100,000 modules the collector's full passes over everything torch has allocated
         # made registration 5x slower than linear. Pause it for the build only.
@@ -199,12 +205,13 @@ class _Session:
             stack.enter_context(_nn_module.register_module_forward_pre_hook(self.pre_hook))
             stack.enter_context(OperatorMode(self.registry.operator_table(), self.state))
             return
+        code_free = self._code_free
         for node in self.nodes.values():
             if node.formula is None:
-                if not node.children:
-                    node.unsupported = True
-                elif not self._code_free(type(node.module)):
-                    node.uncounted = True
+                if not code_free(type(node.module)):
+                    # a leaf: nothing of it is counted; a block: its children are
+                    node.unsupported = not node.children
+                    node.uncounted = not node.unsupported
             elif node.children:
                 stack.enter_context(
                     node.module.register_forward_pre_hook(self.pre_hook, prepend=True)
@@ -215,14 +222,19 @@ class _Session:
             )
 
     def _code_free(self, module_type: type) -> bool:
-        """Whether a formula-less module with children does no arithmetic of its own:
-        ``nn.Sequential`` (its forward only calls its children in turn) or a type the
-        registry knows is a composite (``register_composite``)."""
-        if self.registry.covers(module_type):
-            return True
-        return issubclass(module_type, nn.Sequential) and module_type.forward is (
-            nn.Sequential.forward
-        )
+        """Whether a formula-less module type runs no arithmetic of its own, so that hooks
+        alone miss nothing of it: a pure container that keeps its container's forward
+        (``nn.Sequential`` calls its children in turn; ``nn.ModuleList``'s and
+        ``nn.ModuleDict``'s cannot even be called), or a registered composite
+        (``register_composite``: declared to be its children and nothing else)."""
+        try:
+            return self._code_free_types[module_type]
+        except KeyError:
+            pass
+        forward = getattr(module_type, "forward", None)
+        free = forward in _CONTAINER_FORWARDS or self.registry.covers(module_type)
+        self._code_free_types[module_type] = free
+        return free
 
     def finish(self) -> Node:
         self.state.stack.clear()
@@ -381,7 +393,10 @@ class _Session:
             parent,
         )
         node.dynamic = True
-        node.unsupported = node.formula is None and not self.operators
+        if node.formula is None and not self.operators and not self._code_free(type(module)):
+            # as for the modules built with the tree: a leaf is unsupported, a block uncounted
+            node.unsupported = not module._modules
+            node.uncounted = not node.unsupported
         parent.add_child(node)
         self.nodes[module] = node
         return node

@@ -124,7 +124,8 @@ class Registry:
     """Module types and torch functions with a cost formula.
 
     ``Registry()`` is empty; :func:`default_registry` ``.copy()`` starts from everything
-    flopcount knows. Lookups walk ``type(module).__mro__`` so subclasses inherit.
+    flopcount knows. Lookups walk ``type(module).__mro__`` so subclasses inherit, up to
+    the first class that overrides ``forward`` (that class and its subclasses do not).
     """
 
     def __init__(self) -> None:
@@ -133,6 +134,7 @@ class Registry:
         self._composites: set[type] = set()
         self._sites: dict[tuple[str, Any], tuple[str, int]] = {}
         self._resolved: dict[type, ModuleFormula | None] = {}
+        self._owners: dict[type, type | None] = {}
 
     # -- registering ---------------------------------------------------------------
     def register(self, *module_types: type, replace: bool = False) -> Callable[[F], F]:
@@ -158,7 +160,7 @@ class Registry:
                 self._composites.discard(module_type)
                 self._modules[module_type] = formula
                 self._sites["module", module_type] = site
-            self._resolved.clear()
+            self._forget()
             return formula
 
         return decorator
@@ -182,7 +184,12 @@ class Registry:
             self._modules.pop(module_type, None)
             self._composites.add(module_type)
             self._sites["module", module_type] = site
+        self._forget()
+
+    def _forget(self) -> None:
+        """Drop the per-type lookup caches: a module registration changed."""
         self._resolved.clear()
+        self._owners.clear()
 
     def register_operator(self, *functions: Any, replace: bool = False) -> Callable[[F], F]:
         """Decorator: ``formula(args, kwargs, output)`` counts calls of ``functions``.
@@ -232,7 +239,8 @@ class Registry:
         return found
 
     def covers(self, module_type: type) -> bool:
-        """True if ``module_type`` has a formula or is a registered composite (via its MRO)."""
+        """True if ``module_type`` has a formula or is a registered composite, itself or
+        through a base whose ``forward`` it does not override (see :meth:`lookup`)."""
         return self._owner(module_type) is not None
 
     def lookup_operator(self, function: Any) -> OperatorFormula | None:
@@ -250,7 +258,8 @@ class Registry:
 
     def registration(self, target: Any) -> Registration | None:
         """How ``target`` (a module type or a torch function) is counted, and where that
-        was decided; a module type answers with its nearest registered base class."""
+        was decided; a module type answers with the registered base class whose forward it
+        runs (see :meth:`lookup`)."""
         if isinstance(target, type) and issubclass(target, nn.Module):
             owner = self._owner(target)
             if owner is None:
@@ -281,21 +290,48 @@ class Registry:
                 yield found
 
     def _owner(self, module_type: type) -> type | None:
+        """The registered class whose registration ``module_type`` gets, cached per type.
+
+        Walks the MRO and stops at the first registered class, or at the first class that
+        defines ``forward`` itself (it overrides forward below any registered base). A
+        profile asks once per module while it builds its node tree, hence the cache.
+        """
+        try:
+            return self._owners[module_type]
+        except KeyError:
+            pass
+        owner = None
         for base in module_type.__mro__:
             if base in self._modules or base in self._composites:
-                return base
+                owner = base
+                break
             if "forward" in base.__dict__:
-                return None  # overrides forward below any registered base
-        return None
+                break
+        self._owners[module_type] = owner
+        return owner
 
     def overriding_class(self, module_type: type) -> type | None:
         """The class that keeps ``module_type`` from inheriting a registered base's
-        formula by overriding ``forward``, if that is why it has none."""
+        formula (or composite declaration) by overriding ``forward``, if that is why it
+        has none; :meth:`overridden_base` names that base."""
+        found = self._override(module_type)
+        return None if found is None else found[0]
+
+    def overridden_base(self, module_type: type) -> type | None:
+        """The registered base whose registration ``module_type`` does not inherit because
+        a class on the way (:meth:`overriding_class`) overrides ``forward``."""
+        found = self._override(module_type)
+        return None if found is None else found[1]
+
+    def _override(self, module_type: type) -> tuple[type, type] | None:
+        if self._owner(module_type) is not None:
+            return None
+        overriding = None
         for base in module_type.__mro__:
             if base in self._modules or base in self._composites:
-                return None
-            if "forward" in base.__dict__:
-                return base if any(b in self._modules for b in module_type.__mro__) else None
+                return None if overriding is None else (overriding, base)
+            if overriding is None and "forward" in base.__dict__:
+                overriding = base
         return None
 
     def _describe(self, target: Any) -> str:

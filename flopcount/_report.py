@@ -61,7 +61,15 @@ class Modules(dict[str, ModuleStats]):
 
 
 class Report:
-    """Result of a profile: ``total`` ops, ``macs``, per-module ``modules``, ``unsupported``.
+    """Result of a profile: ``total`` ops, ``macs``, per-module ``modules``, ``unsupported``,
+    ``uncounted``.
+
+    ``unsupported`` maps what ran with no formula to its calls: torch functions, and with
+    ``operators=False`` formula-less leaf modules (nothing of them is counted).
+    ``uncounted`` is filled by ``operators=False`` profiles only: the formula-less modules
+    with children whose own forward code hooks cannot see (their children are counted,
+    their own torch calls are not). Pure containers (``nn.Sequential``...) and registered
+    composites are in neither.
 
     ``str(report)`` is the per-layer table. Rows are built on first access, so a profile
     whose caller only reads the totals pays nothing for them.
@@ -225,7 +233,8 @@ class Report:
         return _export.to_json(self, indent=indent)
 
     def to_csv(self) -> str:
-        """One CSV row per module with exact integers."""
+        """One CSV row per module with exact integers; its ``uncounted`` column holds the
+        calls whose own forward code went unseen (:attr:`uncounted`; 0 for every other row)."""
         return _export.to_csv(self)
 
     def to_dataframe(self) -> Any:

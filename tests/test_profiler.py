@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import warnings
 from contextlib import nullcontext
 from typing import Any
 
@@ -402,3 +405,132 @@ def test_pure_containers_and_declared_composites_are_not_uncounted() -> None:
     report = flopcount.count(Wrapper(), torch.randn(B, IN), operators=False, strict=True,
                              registry=registry)  # fmt: skip
     assert report.uncounted == {} and report.total == linear_ops(B, IN, OUT)
+
+
+class Doubler(nn.Module):
+    """A formula-less leaf: hooks alone see none of it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2
+
+
+class Gated(nn.Module):
+    """A formula-less block: its children are hooked, its own residual add is not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(IN, IN)
+        self.twice = Doubler()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.twice(self.fc(x)) + x
+
+
+def test_hooks_only_name_a_leaf_unsupported_and_a_block_uncounted() -> None:
+    """Every formula-less module hooks cannot see into is named exactly once: a leaf (none
+    of it counted) in ``unsupported`` as before, a block (its children counted) in
+    ``uncounted``; one warning names both, and strict raises with both lists."""
+    x = torch.randn(B, IN)
+    full = flopcount.count(Gated(), x, strict=True)
+    assert full.total == linear_ops(B, IN, IN) + B * IN + B * IN  # Linear, x * 2, + x
+    with pytest.raises(flopcount.UnsupportedError) as info:
+        flopcount.count(Gated(), x, operators=False, strict=True)
+    assert info.value.unsupported == {"twice": 1} and info.value.uncounted == {"": 1}
+    assert "'twice'" in str(info.value) and "(root)" in str(info.value)
+    with pytest.warns(flopcount.UnsupportedWarning) as warned:
+        report = flopcount.count(Gated(), x, operators=False)
+    assert len(warned) == 1  # once per profile, naming both
+    assert "Report.unsupported" in str(warned[0].message)
+    assert "Report.uncounted" in str(warned[0].message)
+    assert report.unsupported == {"twice": 1} and report.uncounted == {"": 1}
+    assert report.total == linear_ops(B, IN, IN)  # what hooks alone can see
+    rows = {row["name"]: row for row in csv.DictReader(io.StringIO(report.to_csv()))}
+    assert [rows[name]["uncounted"] for name in ("", "fc", "twice")] == ["1", "0", "0"]
+    assert "Own code not seen (operators=False)" in report.to_html()
+    assert flopcount.Report.from_dict(report.to_dict()).uncounted == {"": 1}
+
+
+def test_pure_containers_never_warn_with_hooks_alone() -> None:
+    """nn.Sequential nested, empty or subclassed without a forward of its own; the
+    ModuleList and ModuleDict a block reaches its children through; torch's registered
+    composites (nn.TransformerEncoder): none is listed, so none warns."""
+
+    class Stack(nn.Sequential):  # Sequential's own forward: still a pure container
+        pass
+
+    model = nn.Sequential(
+        Stack(nn.Linear(IN, HID)), nn.Sequential(), nn.ReLU(), nn.Sequential(nn.Linear(HID, OUT))
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = flopcount.count(model, torch.randn(B, IN), operators=False, strict=True)
+    assert report.uncounted == {} and report.unsupported == {}
+    assert report.total == linear_ops(B, IN, HID) + B * HID + linear_ops(B, HID, OUT)
+
+    width, heads, feedforward, length = 8, 2, 16, 5
+    layer = nn.TransformerEncoderLayer(width, heads, feedforward, dropout=0.0, batch_first=True)
+    encoder = nn.TransformerEncoder(layer, num_layers=2, enable_nested_tensor=False)
+    src = torch.randn(B, length, width)
+    hooks = flopcount.count(encoder, src, operators=False, strict=True)
+    assert hooks.uncounted == {} and hooks.total == flopcount.count(encoder, src).total
+
+
+class Tower(nn.Module):
+    """Reaches its children through a ModuleList and a ModuleDict; no arithmetic of its own,
+    which flopcount cannot know until the type is declared a composite."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(IN, IN) for _ in range(2)])
+        self.heads = nn.ModuleDict({"out": nn.Linear(IN, OUT)})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return self.heads["out"](x)
+
+
+def test_a_declared_composite_is_not_uncounted_and_lists_dicts_never_are() -> None:
+    x = torch.randn(B, IN)
+    expected = 2 * linear_ops(B, IN, IN) + linear_ops(B, IN, OUT)
+    with pytest.warns(flopcount.UnsupportedWarning, match=r"own code of \(root\) \(Tower\)"):
+        report = flopcount.count(Tower(), x, operators=False)
+    assert report.uncounted == {"": 1} and report.total == expected  # layers, heads: never
+    registry = flopcount.default_registry().copy()
+    registry.register_composite(Tower)  # the user's word: its forward does no arithmetic
+    declared = flopcount.count(Tower(), x, operators=False, strict=True, registry=registry)
+    assert declared.uncounted == {} and declared.total == expected
+
+
+def test_a_container_subclass_with_its_own_forward_is_uncounted() -> None:
+    class Residual(nn.Sequential):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + super().forward(x)
+
+    model = nn.Sequential(Residual(nn.Linear(IN, IN)))
+    x = torch.randn(B, IN)
+    assert flopcount.count(model, x, strict=True).total == linear_ops(B, IN, IN) + B * IN
+    with pytest.raises(flopcount.UnsupportedError) as info:
+        flopcount.count(model, x, operators=False, strict=True)
+    assert info.value.uncounted == {"0": 1} and info.value.unsupported == {}
+
+
+def test_modules_made_during_forward_are_named_like_the_others() -> None:
+    """A Sequential made inside forward is a pure container (not listed); a formula-less
+    leaf made there is unsupported, a formula-less block uncounted, as in the tree."""
+
+    class Maker(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(IN, IN)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = nn.Sequential(nn.ReLU())(self.fc(x))
+            x = Doubler()(x)
+            return Gated()(x)
+
+    with pytest.raises(flopcount.UnsupportedError) as info:
+        flopcount.count(Maker(), torch.randn(B, IN), operators=False, strict=True)
+    unsupported, uncounted = info.value.unsupported, info.value.uncounted
+    assert sorted(unsupported) == ["<Doubler#2>", "<Doubler#4>"]  # Maker's and Gated's
+    assert sorted(uncounted) == ["", "<Gated#5>"]  # hooks run on return: children first

@@ -220,3 +220,96 @@ def test_registering_the_overriding_subclass_gives_it_a_formula() -> None:
     ids = torch.zeros(2, 3, dtype=torch.long)
     report = flopcount.count(ScaledEmbedding(10, 6), ids, registry=registry, strict=True)
     assert report.total == 2 * 3 * 6
+
+
+def linear_ops(rows: int, fan_in: int, fan_out: int) -> int:
+    return rows * fan_out * 2 * fan_in  # with bias: fan_in multiplies + fan_in adds each
+
+
+class TinyLm(nn.Module):
+    def __init__(self, vocab: int, hidden: int) -> None:
+        super().__init__()
+        self.embed = ScaledEmbedding(vocab, hidden)
+        self.head = nn.Linear(hidden, vocab)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(ids))
+
+
+def test_the_scaled_embedding_multiply_is_counted_or_named() -> None:
+    """operators=True counts the √hidden multiply (B·L·D) on top of the free lookup; hooks
+    alone cannot see it and say so (a formula-less leaf: unsupported) instead of a 0."""
+    vocab, hidden, b, length = 10, 6, 2, 3
+    ids = torch.zeros(b, length, dtype=torch.long)
+    report = flopcount.count(TinyLm(vocab, hidden), ids, strict=True)
+    assert report.modules["embed"].ops == b * length * hidden
+    assert report.total == b * length * hidden + linear_ops(b * length, hidden, vocab)
+    with pytest.raises(flopcount.UnsupportedError, match="'embed' \\(ScaledEmbedding\\)") as info:
+        flopcount.count(TinyLm(vocab, hidden), ids, operators=False, strict=True)
+    assert info.value.unsupported == {"embed": 1} and info.value.uncounted == {"": 1}
+    with pytest.warns(flopcount.UnsupportedWarning, match="embed"):
+        hooks = flopcount.count(TinyLm(vocab, hidden), ids, operators=False)
+    assert hooks.total == linear_ops(b * length, hidden, vocab)  # the multiply: named, unseen
+
+
+class Scaled(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x) * 2  # type: ignore[misc]
+
+
+class MixedLinear(Scaled, nn.Linear):
+    """Its forward comes from a mixin listed before the registered base."""
+
+
+class DeeperScaled(ScaledEmbedding):
+    """Inherits ScaledEmbedding's forward without overriding it."""
+
+
+class DoubledEncoder(nn.TransformerEncoder):
+    def forward(self, src: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return super().forward(src) * 2
+
+
+def test_lookup_stops_at_the_first_class_that_defines_forward() -> None:
+    registry = flopcount.default_registry()
+    assert registry.lookup(MixedLinear) is None and not registry.covers(MixedLinear)
+    assert registry.overriding_class(MixedLinear) is Scaled
+    assert registry.overridden_base(MixedLinear) is nn.Linear
+    assert registry.lookup(DeeperScaled) is None
+    assert registry.overriding_class(DeeperScaled) is ScaledEmbedding
+    assert not registry.covers(DoubledEncoder)  # a composite declaration is not inherited
+    assert registry.overridden_base(DoubledEncoder) is nn.TransformerEncoder
+    assert registry.overriding_class(nn.Linear) is None and registry.overriding_class(Block) is None
+    x = torch.randn(4, 8)
+    report = flopcount.count(MixedLinear(8, 3), x, strict=True)
+    assert report.total == linear_ops(4, 8, 3) + 4 * 3  # F.linear, then the doubling
+
+
+def test_lookup_caches_follow_new_registrations() -> None:
+    registry = flopcount.Registry()
+    assert registry.lookup(DeeperScaled) is None and not registry.covers(DeeperScaled)
+    registry.register(ScaledEmbedding)(flopcount.zero_cost)
+    assert registry.lookup(DeeperScaled) is flopcount.zero_cost  # inherits the override's
+    registry.register_composite(DeeperScaled)
+    assert registry.lookup(DeeperScaled) is None and registry.covers(DeeperScaled)
+
+
+def test_explain_says_an_override_is_why_and_how_to_keep_the_formula() -> None:
+    with pytest.raises(LookupError) as info:
+        flopcount.explain(DeeperScaled)
+    text = str(info.value)
+    assert "ScaledEmbedding overrides forward" in text
+    assert "does not inherit the formula of torch.nn.modules.sparse.Embedding" in text
+    advice = "flopcount.register(DeeperScaled)(flopcount.default_registry().lookup(Embedding))"
+    assert advice in text
+    registry = flopcount.default_registry().copy()
+    embedding = registry.lookup(nn.Embedding)
+    assert embedding is not None
+    registry.register(DeeperScaled)(embedding)  # taking the advice
+    assert flopcount.count(DeeperScaled(10, 6), torch.zeros(2, 3, dtype=torch.long),
+                           registry=registry, strict=True).total == 0  # fmt: skip
+    with pytest.raises(LookupError, match="flopcount.register_composite\\(DoubledEncoder\\)"):
+        flopcount.explain(DoubledEncoder)
+    with pytest.raises(LookupError) as plain:
+        flopcount.explain(Block)  # never had a registration to inherit: no override story
+    assert "overrides forward" not in str(plain.value)

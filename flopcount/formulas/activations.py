@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._compat import optional
 from .._count import Count
 from .._registry import register, register_operator
 from .._shapes import arg, numel
@@ -77,13 +78,25 @@ _T = Tensor
 _THRESHOLD_ = torch.threshold_  # type: ignore[attr-defined]
 _RRELU_WITH_NOISE = (_nn.rrelu_with_noise, _nn.rrelu_with_noise_)  # type: ignore[attr-defined]
 
+# torch.ao's quantized activations run the float math with a quantized kernel. (Its ReLU6
+# subclasses nn.ReLU but computes min(max(x, 0), 6): it is priced as a ReLU6.)
+_QUANTIZED = {
+    name: optional(f"torch.ao.nn.quantized.{name}")
+    for name in ("ReLU6", "LeakyReLU", "ELU", "Sigmoid", "Hardswish")
+}
+
 # (ops per element, its definition, module types, functions of the same math)
 POINTWISE: tuple[tuple[int, str, tuple[type, ...], tuple[Any, ...]], ...] = (
     (1, "max(x, 0)", (nn.ReLU,), (F.relu, F.relu_, torch.relu, _T.relu, _T.relu_)),
-    (2, "min(max(x, 0), 6)", (nn.ReLU6,), (F.relu6, _nn.relu6, _nn.relu6_)),
+    (2, "min(max(x, 0), 6)", (nn.ReLU6, _QUANTIZED["ReLU6"]), (F.relu6, _nn.relu6, _nn.relu6_)),
     (2, "min(max(x, lo), hi)", (nn.Hardtanh,), (F.hardtanh, F.hardtanh_, _nn.hardtanh)),
     (1, "where(x > t, x, v)", (nn.Threshold,), (F.threshold, torch.threshold, _THRESHOLD_)),
-    (2, "where(x ≥ 0, x, a·x)", (nn.LeakyReLU,), (F.leaky_relu, F.leaky_relu_, _nn.leaky_relu)),
+    (
+        2,
+        "where(x ≥ 0, x, a·x)",
+        (nn.LeakyReLU, _QUANTIZED["LeakyReLU"]),
+        (F.leaky_relu, F.leaky_relu_, _nn.leaky_relu),
+    ),
     (2, "where(x ≥ 0, x, w·x)", (nn.PReLU,), (F.prelu, _T.prelu)),
     (
         2,
@@ -91,13 +104,13 @@ POINTWISE: tuple[tuple[int, str, tuple[type, ...], tuple[Any, ...]], ...] = (
         (nn.RReLU,),
         (F.rrelu, F.rrelu_, torch.rrelu, *_RRELU_WITH_NOISE),
     ),
-    (4, "where(x > 0, x, α·(exp(x) − 1))", (nn.ELU,), (F.elu, F.elu_, _nn.elu)),
+    (4, "where(x > 0, x, α·(exp(x) − 1))", (nn.ELU, _QUANTIZED["ELU"]), (F.elu, F.elu_, _nn.elu)),
     (5, "where(x > 0, x, α·(exp(x/α) − 1))", (nn.CELU,), (F.celu, F.celu_, torch.celu)),
     (5, "s·where(x > 0, x, α·(exp(x) − 1))", (nn.SELU,), (F.selu, F.selu_, torch.selu)),
     (
         SIGMOID,
         "1 / (1 + exp(−x))",
-        (nn.Sigmoid,),
+        (nn.Sigmoid, _QUANTIZED["Sigmoid"]),
         (F.sigmoid, torch.sigmoid, torch.sigmoid_, _T.sigmoid, _T.sigmoid_, torch.special.expit),
     ),
     (
@@ -126,7 +139,12 @@ POINTWISE: tuple[tuple[int, str, tuple[type, ...], tuple[Any, ...]], ...] = (
         (nn.Hardsigmoid,),
         (F.hardsigmoid, _nn.hardsigmoid, _nn.hardsigmoid_),
     ),
-    (5, "x·hardsigmoid(x)", (nn.Hardswish,), (F.hardswish, _nn.hardswish, _nn.hardswish_)),
+    (
+        5,
+        "x·hardsigmoid(x)",
+        (nn.Hardswish, _QUANTIZED["Hardswish"]),
+        (F.hardswish, _nn.hardswish, _nn.hardswish_),
+    ),
     (2, "where(|x| > λ, x, 0)", (nn.Hardshrink,), (F.hardshrink, _T.hardshrink)),
     (3, "x − min(max(x, −λ), λ)", (nn.Softshrink,), (F.softshrink,)),
     (3, "x / (1 + |x|)", (nn.Softsign,), (F.softsign,)),

@@ -24,6 +24,7 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._compat import optional
 from .._count import Count
 from .._registry import register, register_operator
 from .._shapes import arg
@@ -207,7 +208,9 @@ def _get(inputs: tuple[Any, ...], index: int, default: Any = None) -> Any:
     return inputs[index] if len(inputs) > index else default
 
 
-@register(nn.MultiheadAttention)
+# torch.ao's quantizable MultiheadAttention (and the quantized one, its subclass) runs the
+# same attention through child Linear modules instead of F.multi_head_attention_forward
+@register(nn.MultiheadAttention, optional("torch.ao.nn.quantizable.MultiheadAttention"))
 def mha_module(module: nn.MultiheadAttention, inputs: tuple[Any, ...], output: Any) -> Count:
     """``nn.MultiheadAttention(query, key, value, key_padding_mask, need_weights,
     attn_mask, average_attn_weights, is_causal)``: see :func:`mha_count`."""

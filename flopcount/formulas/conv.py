@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._compat import optional
 from .._count import Count
 from .._registry import register, register_operator, zero_cost
 from .._shapes import arg, numel, prod
@@ -145,6 +146,17 @@ def conv_transpose_module(
         module.dilation,
         module.bias is not None,
     )
+
+
+# torch.ao's QAT and reference convolutions override forward only to fake-quantize (or
+# quantize and dequantize) the weight first: the same convolution, so the same formula.
+register(
+    *(optional(f"torch.ao.nn.qat.Conv{n}d") for n in (1, 2, 3)),
+    *(optional(f"torch.ao.nn.quantized.reference.Conv{n}d") for n in (1, 2, 3)),
+)(conv_module)
+register(*(optional(f"torch.ao.nn.quantized.reference.ConvTranspose{n}d") for n in (1, 2, 3)))(
+    conv_transpose_module
+)
 
 
 @register(nn.Fold)

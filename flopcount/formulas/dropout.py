@@ -14,8 +14,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.modules.dropout import _DropoutNd
 
+from .._compat import optional
 from .._count import Count
-from .._registry import OperatorFormula, register, register_operator
+from .._registry import OperatorFormula, register, register_operator, zero_cost
 from .._shapes import arg
 from .primitives import ADD, MUL
 
@@ -76,3 +77,6 @@ register_operator(
     torch.alpha_dropout, torch.alpha_dropout_,
     torch.feature_alpha_dropout, torch.feature_alpha_dropout_,
 )(_dropout_operator(True, "train", None))  # fmt: skip
+
+# torch.ao's quantized Dropout is the identity in every mode (its forward returns its input)
+register(optional("torch.ao.nn.quantized.Dropout"))(zero_cost)

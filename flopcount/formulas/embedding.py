@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._compat import optional
 from .._count import Count
 from .._registry import register, register_operator, zero_cost
 from .._shapes import arg, first_tensor
@@ -21,6 +22,11 @@ from .._shapes import arg, first_tensor
 _MODES = {0: "sum", 1: "mean", 2: "max"}
 
 register(nn.Embedding)(zero_cost)
+# torch.ao's QAT and reference embeddings override forward only to fake-quantize (or quantize
+# and dequantize) the weight first: the same lookups and bag reductions.
+register(
+    optional("torch.ao.nn.qat.Embedding"), optional("torch.ao.nn.quantized.reference.Embedding")
+)(zero_cost)
 register_operator(F.embedding, torch.embedding)(zero_cost)
 
 
@@ -49,6 +55,12 @@ def embedding_bag_module(module: nn.EmbeddingBag, inputs: tuple[Any, ...], outpu
     return embedding_bag_count(
         inputs[0].numel(), output.shape[0], output.shape[1], module.mode, weighted
     )
+
+
+register(
+    optional("torch.ao.nn.qat.EmbeddingBag"),
+    optional("torch.ao.nn.quantized.reference.EmbeddingBag"),
+)(embedding_bag_module)
 
 
 @register_operator(F.embedding_bag)

@@ -12,6 +12,7 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._compat import optional
 from .._count import Count
 from .._registry import register, register_operator, zero_cost
 from .._shapes import arg, numel
@@ -43,6 +44,12 @@ def linear_module(module: nn.Linear, inputs: tuple[Any, ...], output: Tensor) ->
     bias = params["bias"] if "bias" in params else getattr(module, "bias", None)
     return dot_products(output.numel(), shape[-1] if shape else 1, bias is not None)
 
+
+# torch.ao's QAT and reference Linear override forward only to fake-quantize (or quantize
+# and dequantize) the weight first: the same product, so the same formula.
+register(optional("torch.ao.nn.qat.Linear"), optional("torch.ao.nn.quantized.reference.Linear"))(
+    linear_module
+)
 
 register(nn.Identity)(zero_cost)
 

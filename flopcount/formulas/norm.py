@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._compat import optional
 from .._count import Count
 from .._registry import register, register_operator
 from .._shapes import arg, normalize_dim, numel
@@ -173,6 +174,8 @@ _INSTANCE_NORMS = (
     nn.LazyInstanceNorm1d,
     nn.LazyInstanceNorm2d,
     nn.LazyInstanceNorm3d,
+    # torch.ao's quantized norms: the same math with a quantized kernel (likewise below)
+    *(optional(f"torch.ao.nn.quantized.InstanceNorm{n}d") for n in (1, 2, 3)),
 )
 
 
@@ -207,7 +210,7 @@ def instance_norm_module(module: Any, inputs: tuple[Any, ...], output: Tensor) -
     )
 
 
-@register(nn.LayerNorm)
+@register(nn.LayerNorm, optional("torch.ao.nn.quantized.LayerNorm"))
 def layer_norm_module(module: nn.LayerNorm, inputs: tuple[Any, ...], output: Tensor) -> Count:
     """``nn.LayerNorm``: see :func:`layer_norm_count`."""
     return layer_norm_count(
@@ -218,7 +221,7 @@ def layer_norm_module(module: nn.LayerNorm, inputs: tuple[Any, ...], output: Ten
     )
 
 
-@register(nn.GroupNorm)
+@register(nn.GroupNorm, optional("torch.ao.nn.quantized.GroupNorm"))
 def group_norm_module(module: nn.GroupNorm, inputs: tuple[Any, ...], output: Tensor) -> Count:
     """``nn.GroupNorm``: see :func:`group_norm_count`."""
     return group_norm_count(

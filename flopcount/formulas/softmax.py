@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._compat import optional
 from .._count import Count
 from .._registry import register, register_operator
 from .._shapes import arg, normalize_dim, numel
@@ -59,6 +60,10 @@ def softmax_count(shape: Sequence[int], dim: int | None) -> Count:
 def softmax_module(module: nn.Softmax, inputs: tuple[Any, ...], output: Tensor) -> Count:
     """``nn.Softmax(dim)``: see :func:`softmax_count`."""
     return softmax_count(inputs[0].shape, module.dim)
+
+
+# torch.ao's quantized Softmax runs the same math with a quantized kernel
+register(optional("torch.ao.nn.quantized.Softmax"))(softmax_module)
 
 
 @register_operator(F.softmax, torch.softmax, Tensor.softmax)
