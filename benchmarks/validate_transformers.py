@@ -203,11 +203,17 @@ def run(case: Case, implementation: str) -> dict[str, Any]:
         except flopcount.UnsupportedError:
             report = flopcount.count(model, **inputs)
             unsupported = dict(report.unsupported)
-    seconds = time.perf_counter() - start
+    return result(case, model, report, unsupported, start, "")
+
+
+def result(
+    case: Case, model: Any, report: Any, unsupported: dict[str, int], start: float, what: str
+) -> dict[str, Any]:
+    """One row: the report's MACs against the case's analytic count."""
     analytic = case.analytic()
     deviation = (report.macs - analytic) / analytic * 100
     return {
-        "model": f"{case.name} [{type(model).__name__}]",
+        "model": f"{case.name} [{type(model).__name__}]{what}",
         "attention": model.config._attn_implementation,
         "macs": report.macs,
         "analytic": analytic,
@@ -215,7 +221,7 @@ def run(case: Case, implementation: str) -> dict[str, Any]:
         "ops": report.total,
         "unsupported": unsupported,
         "ok": abs(deviation) <= TOLERANCE * 100 and not unsupported,
-        "seconds": seconds,
+        "seconds": time.perf_counter() - start,
     }
 
 
@@ -235,19 +241,7 @@ def run_checkpointed(case: Case, implementation: str) -> dict[str, Any]:
         warnings.simplefilter("ignore")
         with flopcount.profile(model, strict=True) as report:
             model(input_ids=ids, labels=ids).loss.backward()
-    analytic = case.analytic()
-    deviation = (report.macs - analytic) / analytic * 100
-    return {
-        "model": f"{case.name} [{type(model).__name__}] checkpointed, forward + backward",
-        "attention": model.config._attn_implementation,
-        "macs": report.macs,
-        "analytic": analytic,
-        "deviation": deviation,
-        "ops": report.total,
-        "unsupported": {},
-        "ok": abs(deviation) <= TOLERANCE * 100,
-        "seconds": time.perf_counter() - start,
-    }
+    return result(case, model, report, {}, start, " checkpointed, forward + backward")
 
 
 def run_experts(case: Case) -> list[str]:
