@@ -51,6 +51,14 @@ def to_dict(report: Report) -> dict[str, Any]:
             for name, s in report.by_operator.items()
         },
         "by_type": {name: {"ops": c.ops, "macs": c.macs} for name, c in report.by_type.items()},
+        "steps": [
+            {
+                "ops": step.ops,
+                "macs": step.macs,
+                "input_shapes": [list(x) for x in step.input_shapes],
+            }
+            for step in report.steps
+        ],
     }
 
 

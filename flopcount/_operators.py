@@ -123,9 +123,9 @@ class OperatorMode(TorchFunctionMode):
         if self.tally:
             self.total += value
         else:
-            node = state.stack[-1]
-            node.self_ops += value.ops
-            node.self_macs += value.macs
+            index = state.stack[-1].index
+            state.ops[index] += value.ops
+            state.macs[index] += value.macs
             tally = state.by_operator.get(func)
             state.by_operator[func] = (
                 (value.ops, value.macs, 1)
@@ -141,7 +141,7 @@ class OperatorMode(TorchFunctionMode):
         if not self.tally:
             node = self.state.stack[-1]
             who = repr(node.name) if node.name else "(root)"
-            where = f" called in {who} ({type(node.module).__name__})"
+            where = f" called in {who} ({node.kind.__name__})"
         return FormulaError(
             f"the formula for {operator_name(func)}{where} failed on input shapes "
             f"{list(shapes_of((args, kwargs)))}: {type(error).__name__}: {error}"

@@ -135,6 +135,10 @@ class Registry:
         self._sites: dict[tuple[str, Any], tuple[str, int]] = {}
         self._resolved: dict[type, ModuleFormula | None] = {}
         self._owners: dict[type, type | None] = {}
+        self._table: dict[Any, OperatorFormula] | None = None
+        self.version = 0
+        """Goes up with every registration: a profile's cached node tree and formula memos
+        are kept only while the registry they were built with is at the same version."""
 
     # -- registering ---------------------------------------------------------------
     def register(self, *module_types: type, replace: bool = False) -> Callable[[F], F]:
@@ -187,9 +191,11 @@ class Registry:
         self._forget()
 
     def _forget(self) -> None:
-        """Drop the per-type lookup caches: a module registration changed."""
+        """Drop the lookup caches: a registration changed."""
         self._resolved.clear()
         self._owners.clear()
+        self._table = None
+        self.version += 1
 
     def register_operator(self, *functions: Any, replace: bool = False) -> Callable[[F], F]:
         """Decorator: ``formula(args, kwargs, output)`` counts calls of ``functions``.
@@ -216,6 +222,7 @@ class Registry:
             for function in functions:
                 self._operators[function] = formula
                 self._sites["operator", function] = site
+            self._forget()
             return formula
 
         return decorator
@@ -351,8 +358,11 @@ class Registry:
         return clone
 
     def operator_table(self) -> dict[Any, OperatorFormula]:
-        """A snapshot of the operator formulas, taken when a profile starts."""
-        return dict(self._operators)
+        """A snapshot of the operator formulas, taken when a profile starts (a copy made
+        once per registry version: later registrations do not reach a running profile)."""
+        if self._table is None:
+            self._table = dict(self._operators)
+        return self._table
 
 
 DEFAULT = Registry()

@@ -25,6 +25,20 @@ class OperatorStats:
     calls: int
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One call of the profiled model from outside it (a forward, a prefill, one decode
+    step of a generation): what it counted and the shapes it was called with."""
+
+    ops: int
+    macs: int
+    input_shapes: tuple[tuple[int, ...], ...]
+
+    @property
+    def count(self) -> Count:
+        return Count(self.ops, self.macs)
+
+
 @dataclass(slots=True)
 class ModuleStats:
     """Counts of one module. ``ops``/``macs`` include descendants; ``self_*`` do not."""
@@ -82,6 +96,9 @@ class Report:
         self.unsupported: dict[str, int] = {}
         self.by_operator: dict[str, OperatorStats] = {}
         """Operator counting: each torch function counted (public name, ``torch.matmul``)."""
+        self.steps: list[Step] = []
+        """One entry per call of the model from outside it, in order: a loop of forwards or
+        ``model.generate()`` (prefill, then each decode step) read step by step."""
         self.uncounted: dict[str, int] = {}
         """Hooks-only profiles: formula-less blocks whose own torch calls (``q @ k.T`` in a
         hand-written attention) were not seen, with their calls; their children are counted."""
@@ -138,6 +155,10 @@ class Report:
             name: OperatorStats(int(item["ops"]), int(item["macs"]), int(item["calls"]))
             for name, item in data.get("by_operator", {}).items()
         }
+        report.steps = [
+            Step(int(item["ops"]), int(item["macs"]), tuple(tuple(s) for s in item["input_shapes"]))
+            for item in data.get("steps", ())
+        ]
         return report
 
     @classmethod

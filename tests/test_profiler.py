@@ -344,9 +344,9 @@ def test_rows_are_built_once_and_only_when_read(monkeypatch: pytest.MonkeyPatch)
     real = profiler.module_stats
     built = []
 
-    def module_stats(root: Any) -> dict[str, flopcount.ModuleStats]:
+    def module_stats(root: Any, state: Any) -> dict[str, flopcount.ModuleStats]:
         built.append(root)
-        return real(root)
+        return real(root, state)
 
     monkeypatch.setattr(profiler, "module_stats", module_stats)
     report = flopcount.count(mlp(), torch.randn(B, IN))
