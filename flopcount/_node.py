@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._count import Count
 from ._report import ModuleStats
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from ._count import Count
     from ._registry import ModuleFormula
 
 
@@ -72,6 +72,10 @@ class Node:
         return self.name or "(root)"
 
 
+PHASES = ("forward", "backward", "recompute", "optimizer")
+"""What a training step is made of, in the order tables show them."""
+
+
 class SessionState:
     """What the hooks and the operator mode of one profile share while it runs.
 
@@ -95,6 +99,8 @@ class SessionState:
         self.uncounted: dict[str, int] = {}
         self.by_operator: dict[Any, tuple[int, int, int]] = {}  # function -> ops, macs, calls
         self.raised_in: Node | None = None  # the innermost module whose forward raised
+        self.phases: dict[str, tuple[list[int], list[int]]] = {}  # besides the forward
+        self.starts: list[int] = []  # training: autograd's node number as each call began
         self.steps: list[tuple[int, int, tuple[tuple[int, ...], ...]]] = []
         self._stepped = (0, 0)
 
@@ -113,8 +119,19 @@ class SessionState:
         self.ops.append(0)
         self.macs.append(0)
         self.shapes.append(())
+        for ops, macs in self.phases.values():
+            ops.append(0)
+            macs.append(0)
         self.extra.setdefault(parent, []).append(node)
         return node
+
+    def phase(self, name: str) -> tuple[list[int], list[int]]:
+        """(ops, macs) lists of a phase other than the forward, made on first use."""
+        lists = self.phases.get(name)
+        if lists is None:
+            size = len(self.calls)
+            lists = self.phases[name] = ([0] * size, [0] * size)
+        return lists
 
     def children(self, node: Node) -> list[Node]:
         extra = self.extra.get(node)
@@ -127,41 +144,65 @@ class SessionState:
         self.uncounted[name] = self.uncounted.get(name, 0) + 1
 
     def totals(self) -> tuple[int, int]:
-        """(ops, macs) of the whole profile."""
+        """(ops, macs) of the forward phase."""
         return sum(self.ops), sum(self.macs)
+
+    def phase_totals(self) -> dict[str, tuple[int, int]]:
+        """(ops, macs) of every phase that ran, the forward first."""
+        found = {"forward": self.totals()} if any(self.calls) else {}
+        for name in PHASES[1:]:
+            if name in self.phases:
+                ops, macs = self.phases[name]
+                found[name] = (sum(ops), sum(macs))
+        return found
 
 
 def module_stats(root: Node, state: SessionState) -> dict[str, ModuleStats]:
-    """One row per node keyed by qualified name, in tree order (the report's ``modules``)."""
+    """One row per node keyed by qualified name, in tree order (the report's ``modules``).
+
+    A row's ``ops``/``macs`` (and ``self_*``) are the sum of its phases; ``phases`` holds
+    each phase that ran in the profile (only the forward for a profile without backward).
+    """
     rows: dict[str, ModuleStats] = {}
-    _collect(root, 0, state, rows)
+    names = [name for name in PHASES[1:] if name in state.phases]
+    lists = [(state.ops, state.macs)] + [state.phases[name] for name in names]
+    _collect(root, 0, state, ("forward", *names), lists, frozenset(state.phase_totals()), rows)
     return rows
 
 
 def _collect(
-    node: Node, depth: int, state: SessionState, out: dict[str, ModuleStats]
-) -> tuple[int, int]:
-    """Depth-first: fill ``out`` in tree order, return the node's inclusive (ops, macs)."""
+    node: Node,
+    depth: int,
+    state: SessionState,
+    names: tuple[str, ...],
+    lists: list[tuple[list[int], list[int]]],
+    ran: frozenset[str],
+    out: dict[str, ModuleStats],
+) -> list[tuple[int, int]]:
+    """Depth-first: fill ``out`` in tree order, return the node's inclusive (ops, macs)
+    per phase."""
     out[node.name] = None  # type: ignore[assignment]  # reserve the tree-order slot
     index = node.index
-    self_ops, self_macs = state.ops[index], state.macs[index]
-    ops, macs = self_ops, self_macs
+    own = [(ops[index], macs[index]) for ops, macs in lists]
+    inclusive = list(own)
     children = state.children(node)
     for child in children:
-        child_ops, child_macs = _collect(child, depth + 1, state, out)
-        ops += child_ops
-        macs += child_macs
+        below = _collect(child, depth + 1, state, names, lists, ran, out)
+        inclusive = [(a + c, b + d) for (a, b), (c, d) in zip(inclusive, below, strict=True)]
     out[node.name] = ModuleStats(
         name=node.name,
         type=node.kind.__name__,
         depth=depth,
         calls=state.calls[index],
-        ops=ops,
-        macs=macs,
-        self_ops=self_ops,
-        self_macs=self_macs,
+        ops=sum(ops for ops, _ in inclusive),
+        macs=sum(macs for _, macs in inclusive),
+        self_ops=sum(ops for ops, _ in own),
+        self_macs=sum(macs for _, macs in own),
         input_shapes=state.shapes[index],
         has_formula=node.formula is not None,
         children=tuple(child.name for child in children),
+        phases={
+            name: Count(*count) for name, count in zip(names, inclusive, strict=True) if name in ran
+        },
     )
-    return ops, macs
+    return inclusive

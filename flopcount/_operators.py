@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from torch import is_grad_enabled
 from torch.overrides import TorchFunctionMode
 
 from ._compat import DisableTorchFunction, EnableTorchFunction, current_graph_task
@@ -97,13 +98,20 @@ class OperatorMode(TorchFunctionMode):
         if kwargs is None:
             kwargs = {}
         state = self.state
+        phase = None
         if self.tally:
             with DisableTorchFunction():
                 out = func(*args, **kwargs)
         else:
             out = func(*args, **kwargs)
-            if state.suppress or not state.stack or current_graph_task() != -1:
-                return out  # inside a graph task: a checkpoint's recomputation
+            if state.suppress or not state.stack:
+                return out
+            if current_graph_task() != -1:
+                # grad mode on inside backward: a checkpoint recomputing a forward; off: a
+                # Python backward's own calls, which the backward's dispatch mode prices
+                if not is_grad_enabled():
+                    return out
+                phase = "recompute"
         try:
             formula = self.table.get(func)
         except TypeError:  # an unhashable callable
@@ -122,6 +130,11 @@ class OperatorMode(TorchFunctionMode):
                 raise self._formula_error(func, args, kwargs, error) from error
         if self.tally:
             self.total += value
+        elif phase is not None:
+            ops, macs = state.phase(phase)
+            index = state.stack[-1].index
+            ops[index] += value.ops
+            macs[index] += value.macs
         else:
             index = state.stack[-1].index
             state.ops[index] += value.ops

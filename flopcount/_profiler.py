@@ -34,9 +34,12 @@ from ._check import validate_budget
 from ._compat import (
     DisableTorchFunction,
     current_graph_task,
+    dispatch_stack_length,
     pop_function_mode,
     push_function_mode,
     register_global_forward_hook,
+    register_optimizer_step_pre_hook,
+    remove_dispatch_mode,
 )
 from ._count import Count, as_count
 from ._errors import DryRunError, FormulaError, UnsupportedError
@@ -45,6 +48,7 @@ from ._operators import OperatorMode, operator_name
 from ._registry import DEFAULT, Registry, using, zero_cost
 from ._report import OperatorStats, Report, Step
 from ._shapes import shapes_of
+from ._training import BackwardMode, Training, next_node_number
 
 _MISSING: Any = object()
 
@@ -140,7 +144,10 @@ class profile:  # noqa: N801 - a context manager named like contextlib's
         session = self._session
         root, state = session.finish()
         self.report._fill(
-            state.totals(), partial(module_stats, root, state), state.unsupported, state.uncounted
+            state.phase_totals(),
+            partial(module_stats, root, state),
+            state.unsupported,
+            state.uncounted,
         )
         self.report.by_operator = _by_operator(state.by_operator)
         self.report.steps = [Step(ops, macs, shapes) for ops, macs, shapes in state.steps]
@@ -303,9 +310,16 @@ class _Session:
         self.dynamic: list[nn.Module] = []
         self.aliases: dict[tuple[Node, Node], Node] = {}
         self.state = SessionState(len(tree.order))
+        self.dispatch_depth = dispatch_stack_length()
         self.mode: OperatorMode | None = None
         self.mode_off = False  # the operator mode is popped while a formula module runs
         self._code_free_types: dict[type, bool] = {}
+        # a training step is possible: count backward, recomputation and optimizer steps
+        self.training: Training | None = None
+        if torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()):
+            self.training = Training(
+                self.state, tree.order, registry.operator_table(), self._optimizer_count
+            )
 
     def install(self, stack: ExitStack) -> None:
         stack.callback(self._release)
@@ -314,12 +328,18 @@ class _Session:
         tree = self.tree
         if tree.operators is not self.operators:
             self._set_flags()
-        if self.operators:
+        if self.training is not None:
+            stack.callback(self._end_training)
+            stack.enter_context(register_optimizer_step_pre_hook(self.training.optimizer_step))
+        if self.operators or self.training is not None:
             # every module is pushed; a formula-less leaf is counted by its operators
             stack.enter_context(_nn_module.register_module_forward_pre_hook(self.pre_hook))
+        if self.operators:
             self.mode = OperatorMode(self.registry.operator_table(), self.state)
             stack.enter_context(self.mode)
             stack.callback(self._restore_mode)  # runs before the mode's own exit
+            return
+        if self.training is not None:  # the global pre-hook above pushes every module
             return
         for node in tree.covering:
             stack.enter_context(node.module.register_forward_pre_hook(self.pre_hook, prepend=True))  # type: ignore[union-attr]
@@ -364,6 +384,42 @@ class _Session:
         free = forward in _CONTAINER_FORWARDS or self.registry.covers(module_type)
         self._code_free_types[module_type] = free
         return free
+
+    def await_backward(self) -> None:
+        """The model returned to the block: if it built an autograd graph, a backward may
+        follow; push the mode that counts it (once), unless the user's own dispatch mode
+        entered since the block began would sit under it."""
+        training = self.training
+        if training is None or not training.intervals.recorded:
+            return
+        if dispatch_stack_length() != self.dispatch_depth:
+            return
+        training.mode = BackwardMode(training)
+        training.mode.__enter__()
+
+    def _end_training(self) -> None:
+        """Stop counting training work and take the backward mode off the stack (a mode
+        the user entered after it stays where it was)."""
+        training = self.training
+        if training is None:
+            return
+        training.active = False
+        if training.mode is not None:
+            remove_dispatch_mode(training.mode)
+
+    def _optimizer_count(self, optimizer: Any, group: Mapping[str, Any], parameter: Any) -> Count:
+        """One step of ``optimizer`` on ``parameter``, by the optimizer's registered formula
+        (``register_optimizer``); an optimizer without one is named in ``unsupported``."""
+        from . import _registry
+
+        lookup = getattr(_registry, "lookup_optimizer", None)
+        formula = lookup(type(optimizer)) if lookup is not None else None
+        if formula is None:
+            kind = type(optimizer)
+            self.state.count_unsupported(f"{kind.__module__}.{kind.__qualname__}.step")
+            return Count(0)
+        first_step = not optimizer.state.get(parameter)
+        return as_count(formula(group, parameter.numel(), first_step))
 
     def _restore_mode(self) -> None:
         """Put the operator mode back on the stack if a forward raised while it was off."""
@@ -417,6 +473,9 @@ class _Session:
         pop_mode, push_mode = pop_function_mode, push_function_mode
         session = self
         root = self.root
+        training = self.training
+        starts = state.starts
+        next_number = next_node_number
 
         def pre_hook(module: nn.Module, args: tuple[Any, ...]) -> None:
             node = nodes_get(module)
@@ -431,6 +490,8 @@ class _Session:
                 if caller is not node.parent and node.trusted is not caller:
                     node = place(node, caller)
             stack.append(node)
+            if training is not None:
+                starts.append(next_number())
             if node.formula is not None:
                 state.suppress += 1
                 # the formula covers everything inside: nothing in it needs intercepting
@@ -455,13 +516,21 @@ class _Session:
                     if node.formula is not None:
                         state.suppress -= 1
                         resume = not state.suppress and session.mode_off
+                    if training is not None:  # the autograd nodes this call made are its own
+                        start = starts.pop()
+                        if not state.suppress:
+                            training.intervals.add(start, next_number(), node.index)
             try:
                 if output is _MISSING:  # the forward raised (always_call hooks get no kwargs)
                     if state.raised_in is None:
                         state.raised_in = node
                     return
-                if state.suppress or graph_task() != -1:
-                    return  # inside a graph task: checkpointing recomputes a forward
+                if state.suppress:
+                    return
+                if graph_task() != -1:  # checkpointing recomputes a forward during backward
+                    if node.formula is not None and node.formula is not zero_cost:
+                        evaluate(node, module, args, kwargs, output, "recompute")
+                    return
                 index = node.index
                 count = calls[index] = calls[index] + 1
                 if count == 1:
@@ -476,6 +545,8 @@ class _Session:
                     evaluate(node, module, args, kwargs, output)
                 if node is root and not stack:
                     end_step(count, args, kwargs)
+                    if training is not None and training.mode is None:
+                        session.await_backward()
             finally:
                 if resume:
                     session.mode_off = False
@@ -514,9 +585,10 @@ class _Session:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         output: Any,
+        phase: str | None = None,
     ) -> None:
-        """Add the formula's count for one call; a call with one plain tensor in and one
-        out is looked up in the node's memo by the two shapes first."""
+        """Add the formula's count for one call to the forward (or ``phase``); a call with
+        one plain tensor in and one out is looked up in the node's memo by its shapes."""
         if (
             not kwargs
             and len(args) == 1
@@ -536,8 +608,9 @@ class _Session:
             value = self._apply(node, module, args, output)
         index = node.index
         state = self.state
-        state.ops[index] += value.ops
-        state.macs[index] += value.macs
+        ops, macs = (state.ops, state.macs) if phase is None else state.phase(phase)
+        ops[index] += value.ops
+        macs[index] += value.macs
 
     def _apply(self, node: Node, module: nn.Module, args: tuple[Any, ...], output: Any) -> Count:
         """The formula's count, checked; torch-function modes off while it runs."""
@@ -768,6 +841,7 @@ def budget(
     max_ops: float | None = None,
     max_macs: float | None = None,
     modules: Mapping[str, float] | None = None,
+    phase: str | None = None,
     operators: bool = True,
     strict: bool = False,
     registry: Registry | None = None,
@@ -776,10 +850,10 @@ def budget(
 
     An exception raised by the block itself propagates unchanged (no budget check then).
     """
-    validate_budget(max_ops, max_macs, modules)
+    validate_budget(max_ops, max_macs, modules, phase)
     with profile(model, operators=operators, strict=strict, registry=registry) as report:
         yield report
-    report.check(max_ops=max_ops, max_macs=max_macs, modules=modules)
+    report.check(max_ops=max_ops, max_macs=max_macs, modules=modules, phase=phase)
 
 
 _FAKE_STATES: weakref.WeakKeyDictionary[nn.Module, tuple[Any, dict[str, Any]]] = (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import _diff, _export, _html, _table
@@ -54,6 +54,9 @@ class ModuleStats:
     input_shapes: tuple[tuple[int, ...], ...]
     has_formula: bool
     children: tuple[str, ...]
+    phases: dict[str, Count] = field(default_factory=dict)
+    """Inclusive counts per phase that ran in the profile (``forward``, and in a training
+    step ``backward``, ``recompute``, ``optimizer``); ``ops``/``macs`` are their sum."""
 
 
 ROOT = "(root)"
@@ -93,6 +96,9 @@ class Report:
         self._build_rows: Callable[[], dict[str, ModuleStats]] | None = None
         self._modules: dict[str, ModuleStats] | None = None
         self._totals = (0, 0)
+        self.phases: dict[str, Count] = {}
+        """Counts per phase that ran: ``forward``, and in a training step ``backward``,
+        ``recompute`` (activation checkpointing) and ``optimizer``; ``total`` is their sum."""
         self.unsupported: dict[str, int] = {}
         self.by_operator: dict[str, OperatorStats] = {}
         """Operator counting: each torch function counted (public name, ``torch.matmul``)."""
@@ -106,13 +112,17 @@ class Report:
 
     def _fill(
         self,
-        totals: tuple[int, int],
+        phases: Mapping[str, tuple[int, int]],
         build_rows: Callable[[], dict[str, ModuleStats]],
         unsupported: Mapping[str, int],
         uncounted: Mapping[str, int] | None = None,
     ) -> None:
         """Called once by the engine when the profile ends; ``build_rows`` runs on first read."""
-        self._totals = totals
+        self.phases = {name: Count(ops, macs) for name, (ops, macs) in phases.items()}
+        self._totals = (
+            sum(ops for ops, _ in phases.values()),
+            sum(macs for _, macs in phases.values()),
+        )
         self._build_rows = build_rows
         self._modules = None
         self.unsupported = dict(unsupported)
@@ -130,8 +140,13 @@ class Report:
         modules = dict(rows)
         root = modules.get("")
         report = cls()
-        totals = (root.ops, root.macs) if root else (0, 0)
-        report._fill(totals, lambda: modules, unsupported, uncounted)
+        if root is None:
+            phases: dict[str, tuple[int, int]] = {}
+        elif root.phases:
+            phases = {name: (count.ops, count.macs) for name, count in root.phases.items()}
+        else:
+            phases = {"forward": (root.ops, root.macs)}
+        report._fill(phases, lambda: modules, unsupported, uncounted)
         return report
 
     @classmethod
@@ -145,10 +160,14 @@ class Report:
         rows = {}
         for item in data["modules"]:
             rows[item["name"]] = ModuleStats(
-                **{field: item[field] for field in _export.ROW_FIELDS},
+                **{name: item[name] for name in _export.ROW_FIELDS},
                 input_shapes=tuple(tuple(shape) for shape in item.get("input_shapes", ())),
                 has_formula=bool(item.get("has_formula", False)),
                 children=tuple(item.get("children", ())),
+                phases={
+                    phase: Count(int(c["ops"]), int(c["macs"]))
+                    for phase, c in item.get("phases", {}).items()
+                },
             )
         report = cls.from_rows(rows, data.get("unsupported", {}), data.get("uncounted", {}))
         report.by_operator = {
@@ -239,11 +258,16 @@ class Report:
         max_ops: float | None = None,
         max_macs: float | None = None,
         modules: Mapping[str, float] | None = None,
+        *,
+        phase: str | None = None,
     ) -> None:
-        """Raise :class:`BudgetExceeded` if a total or a module goes over its budget."""
+        """Raise :class:`BudgetExceeded` if a total or a module goes over its budget.
+
+        ``phase="backward"`` (or ``"forward"``, ``"recompute"``, ``"optimizer"``) holds that
+        phase of a training step to the limits; by default all phases count."""
         __tracebackhide__ = True  # pytest: a failed budget reads from the caller's line
         self._require_filled()
-        check_report(self, max_ops=max_ops, max_macs=max_macs, modules=modules)
+        check_report(self, max_ops=max_ops, max_macs=max_macs, modules=modules, phase=phase)
 
     # -- exports ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
