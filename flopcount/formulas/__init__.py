@@ -16,6 +16,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     dropout,
     einsum,
     embedding,
+    gradients,
     linear,
     losses,
     math_functions,
