@@ -22,6 +22,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     math_functions,
     matmul,
     norm,
+    optimizers,
     pooling,
     recurrent,
     reductions,
