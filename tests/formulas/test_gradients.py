@@ -1,0 +1,340 @@
+"""Backward prices: each aten operator autograd runs, against a reference that computes the
+gradient itself op by op (Tally), checked against autograd's gradient.
+
+``backward`` runs ``torch.autograd.grad`` under a recording dispatch mode and prices every
+aten operator it sees with the registry's formula for its overload packet (what the
+engine does); each test then requires the references' gradients to equal autograd's and
+their op count to equal the priced one, on random shapes and ``requires_grad``
+combinations (a frozen input, a frozen weight, both trainable).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
+from torch import Tensor, nn
+from torch.utils._python_dispatch import TorchDispatchMode
+
+import flopcount
+from flopcount import Count
+from flopcount._count import as_count
+from flopcount.formulas.gradients import GELU_BACKWARD_OPS
+from flopcount.formulas.primitives import PRICES
+from tests.tally import Tally
+
+aten = torch.ops.aten
+DOUBLE = torch.float64
+trainable = st.sampled_from([(True, True), (True, False), (False, True)])  # (input, weight)
+
+
+# -- the engine's view: aten operators during backward, priced by packet --------------------
+class Recorder(TorchDispatchMode):
+    """Records every aten call made while autograd runs a graph task."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[Any, tuple[Any, ...], dict[str, Any], Any]] = []
+
+    def __torch_dispatch__(
+        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None
+    ) -> Any:
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if torch._C._current_graph_task_id() != -1:
+            self.calls.append((func, args, kwargs, out))
+        return out
+
+
+class Priced:
+    """What one backward computed and cost: ``grads``, ``total`` and Counts per packet."""
+
+    def __init__(self, grads: tuple[Tensor | None, ...], calls: list[Any]) -> None:
+        self.grads = grads
+        self.by_packet: dict[Any, Count] = {}
+        registry = flopcount.default_registry()
+        for func, args, kwargs, out in calls:
+            formula = registry.lookup_operator(func.overloadpacket)
+            assert formula is not None, f"{func} has no backward formula"
+            count = as_count(formula(args, kwargs, out))
+            packet = func.overloadpacket
+            self.by_packet[packet] = self.by_packet.get(packet, Count(0)) + count
+        self.total = sum(self.by_packet.values(), Count(0))
+
+    def of(self, *packets: Any) -> Count:
+        return sum((self.by_packet.get(p, Count(0)) for p in packets), Count(0))
+
+
+def backward(output: Tensor, inputs: Sequence[Tensor], grad_output: Tensor) -> Priced:
+    """Gradients of ``output`` for the ``inputs`` that require grad, priced."""
+    wanted = [t for t in inputs if t.requires_grad]
+    recorder = Recorder()
+    with recorder:
+        grads = torch.autograd.grad(output, wanted, grad_output)
+    found = iter(grads)
+    return Priced(tuple(next(found) if t.requires_grad else None for t in inputs), recorder.calls)
+
+
+def leaf(*shape: int, grad: bool = True) -> Tensor:
+    return torch.randn(*shape, dtype=DOUBLE).requires_grad_(grad)
+
+
+def close(actual: Tensor | None, expected: Tensor | None) -> None:
+    assert (actual is None) == (expected is None)
+    if actual is not None and expected is not None:
+        torch.testing.assert_close(actual, expected, rtol=1e-9, atol=1e-9)
+
+
+def flop_counter_macs(run: Callable[[], object]) -> dict[Any, int]:
+    """torch's own counter's FLOPs per packet, halved to MACs."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as mode:
+        run()
+    return {packet: flops // 2 for packet, flops in mode.get_flop_counts()["Global"].items()}
+
+
+# -- products ------------------------------------------------------------------------------
+@given(rows=st.integers(1, 4), fin=st.integers(1, 4), fout=st.integers(1, 4), which=trainable,
+       bias=st.booleans())  # fmt: skip
+def test_linear_backward_matches_reference(
+    rows: int, fin: int, fout: int, which: tuple[bool, bool], bias: bool
+) -> None:
+    x, w = leaf(rows, fin, grad=which[0]), leaf(fout, fin, grad=which[1])
+    b = leaf(fout) if bias else None
+    dy = torch.randn(rows, fout, dtype=DOUBLE)
+    priced = backward(F.linear(x, w, b), [t for t in (x, w, b) if t is not None], dy)
+    tally = Tally()
+    close(priced.grads[0], tally.matmul(dy, w.detach()) if x.requires_grad else None)
+    close(priced.grads[1], tally.matmul(dy.T, x.detach()) if w.requires_grad else None)
+    if b is not None:
+        close(priced.grads[2], tally.sum(dy, 0))
+    assert priced.total == tally.count
+
+
+def test_linear_backward_pinned() -> None:
+    n, i, o = 5, 3, 4
+    x, w, b = leaf(n, i), leaf(o, i), leaf(o)
+    priced = backward(F.linear(x, w, b), [x, w, b], torch.ones(n, o, dtype=DOUBLE))
+    grad_input = Count(n * i * (2 * o - 1), n * i * o)  # dX = dY·W: n·i dots of o
+    grad_weight = Count(o * i * (2 * n - 1), o * i * n)  # dW = dYᵀ·X: o·i dots of n
+    grad_bias = Count(o * (n - 1))  # column sums
+    assert priced.of(aten.mm) == grad_input + grad_weight
+    assert priced.total == grad_input + grad_weight + grad_bias
+    frozen = backward(F.linear(x.detach(), w, None), [w], torch.ones(n, o, dtype=DOUBLE))
+    assert frozen.total == grad_weight  # no input gradient when the input needs none
+
+
+@given(batch=st.integers(1, 3), m=st.integers(1, 3), k=st.integers(1, 3), n=st.integers(1, 3),
+       which=trainable)  # fmt: skip
+def test_bmm_backward_matches_reference(
+    batch: int, m: int, k: int, n: int, which: tuple[bool, bool]
+) -> None:
+    a, b = leaf(batch, m, k, grad=which[0]), leaf(batch, k, n, grad=which[1])
+    dc = torch.randn(batch, m, n, dtype=DOUBLE)
+    priced = backward(torch.bmm(a, b), [a, b], dc)
+    tally = Tally()
+    if a.requires_grad:
+        close(priced.grads[0], tally.matmul(dc, b.detach().transpose(1, 2)))
+    if b.requires_grad:
+        close(priced.grads[1], tally.matmul(a.detach().transpose(1, 2), dc))
+    assert priced.total == tally.count
+
+
+@pytest.mark.parametrize(("beta", "alpha"), [(1, 1), (0, 1), (0.5, 2.0), (1, 3.0)])
+@pytest.mark.parametrize("batched", [False, True])
+def test_addmm_and_baddbmm_match_reference(beta: float, alpha: float, batched: bool) -> None:
+    lead = (2,) if batched else ()
+    bias = torch.randn(*lead, 3, 5, dtype=DOUBLE)
+    m1, m2 = torch.randn(*lead, 3, 4, dtype=DOUBLE), torch.randn(*lead, 4, 5, dtype=DOUBLE)
+    op = torch.baddbmm if batched else torch.addmm
+    out = op(bias, m1, m2, beta=beta, alpha=alpha)
+    tally = Tally()
+    product = tally.matmul(m1, m2)
+    expected = product if alpha == 1 else tally.mul(product, alpha)
+    if beta != 0:
+        expected = tally.add(expected, bias if beta == 1 else tally.mul(bias, beta))
+    close(out, expected)
+    packet = aten.baddbmm if batched else aten.addmm
+    formula = flopcount.default_registry().lookup_operator(packet)
+    assert formula is not None
+    assert as_count(formula((bias, m1, m2), {"beta": beta, "alpha": alpha}, out)) == tally.count
+
+
+def test_product_macs_equal_torch_counter() -> None:
+    x, w = leaf(6, 5), leaf(4, 5)
+    a, b = leaf(3, 2, 5), leaf(3, 5, 4)
+    dy, dc = torch.randn(6, 4, dtype=DOUBLE), torch.randn(3, 2, 4, dtype=DOUBLE)
+
+    def run() -> None:
+        torch.autograd.grad(F.linear(x, w), [x, w], dy)
+        torch.autograd.grad(torch.bmm(a, b), [a, b], dc)
+
+    torch_macs = flop_counter_macs(run)
+    linear = backward(F.linear(x, w), [x, w], dy)
+    batched = backward(torch.bmm(a, b), [a, b], dc)
+    forward_mm = 6 * 4 * 5  # the forward's product, counted by torch in the same block
+    forward_bmm = 3 * 2 * 4 * 5
+    assert linear.of(aten.mm).macs == torch_macs[aten.mm] - forward_mm
+    assert batched.of(aten.bmm).macs == torch_macs[aten.bmm] - forward_bmm
+
+
+# -- convolution ---------------------------------------------------------------------------
+def _flat_positions(
+    out: Sequence[int], tap: Sequence[int], stride: Sequence[int], dilation: Sequence[int],
+    full: Sequence[int],
+) -> Tensor:  # fmt: skip
+    """Flat indices in the uncropped buffer of positions o·s + t·d, for every output o."""
+    grids = torch.meshgrid(
+        *[
+            torch.arange(o) * s + t * d
+            for o, t, s, d in zip(out, tap, stride, dilation, strict=True)
+        ],
+        indexing="ij",
+    )
+    flat = torch.zeros_like(grids[0])
+    for grid, size in zip(grids, full, strict=True):
+        flat = flat * size + grid
+    return flat.reshape(-1)
+
+
+def reference_conv_backward(
+    tally: Tally, dy: Tensor, x: Tensor, w: Tensor, stride: Sequence[int],
+    padding: Sequence[int], dilation: Sequence[int], groups: int,
+    want: tuple[bool, bool, bool],
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:  # fmt: skip
+    """A (non-transposed) convolution's three gradients, op by op.
+
+    grad_input: products dY·W scattered into the uncropped buffer (a first contribution is
+    a copy, every later one an add), then cropped by the padding. grad_weight: dot products
+    of dY with the padded input. grad_bias: counted sums of dY.
+    """
+    n, cout = dy.shape[:2]
+    out, kernel = dy.shape[2:], w.shape[2:]
+    cin = x.shape[1]
+    per_in, per_out = cin // groups, cout // groups
+    grad_input = grad_weight = grad_bias = None
+    if want[0]:
+        full = [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(out, stride, kernel, dilation)]
+        buffer = torch.zeros(n, cin, math.prod(full), dtype=dy.dtype)
+        filled = torch.zeros(groups, math.prod(full), dtype=torch.bool)  # per channel group
+        for co in range(cout):
+            g = co // per_out
+            for tap in itertools.product(*[range(k) for k in kernel]):
+                idx = _flat_positions(out, tap, stride, dilation, full)
+                terms = tally.mul(dy[:, co].reshape(n, 1, -1), w[co, :, *tap].reshape(1, per_in, 1))
+                tally.macs += terms.numel()
+                channels = slice(g * per_in, (g + 1) * per_in)
+                old = filled[g, idx]
+                target = buffer[:, channels][:, :, idx]
+                summed = target.clone()
+                if old.any():
+                    summed[:, :, old] = tally.add(target[:, :, old], terms[:, :, old])
+                summed[:, :, ~old] = terms[:, :, ~old]
+                block = buffer[:, channels]
+                block[:, :, idx] = summed
+                buffer[:, channels] = block
+                filled[g, idx] = True
+        buffer = buffer.reshape(n, cin, *full)
+        grad_input = torch.zeros_like(x)
+        src = [slice(p, min(p + size, f)) for p, size, f in zip(padding, x.shape[2:], full)]
+        dst = [slice(0, max(0, min(size, f - p))) for p, size, f in zip(padding, x.shape[2:], full)]
+        grad_input[(slice(None), slice(None), *dst)] = buffer[(slice(None), slice(None), *src)]
+    if want[1]:
+        xp = F.pad(x, [p for pad in reversed(padding) for p in (pad, pad)])
+        grad_weight = torch.zeros_like(w)
+        for co in range(cout):
+            g = co // per_out
+            for tap in itertools.product(*[range(k) for k in kernel]):
+                window = tuple(
+                    slice(t * d, t * d + (o - 1) * s + 1, s)
+                    for t, d, o, s in zip(tap, dilation, out, stride)
+                )
+                patch = xp[(slice(None), slice(g * per_in, (g + 1) * per_in), *window)]
+                terms = patch.transpose(0, 1).reshape(per_in, 1, -1)  # (Cin/G, 1, N·Out)
+                values = dy[:, co].reshape(-1, 1)  # (N·Out, 1)
+                grad_weight[(co, slice(None), *tap)] = tally.matmul(terms, values).reshape(-1)
+    if want[2]:
+        grad_bias = tally.sum(dy.transpose(0, 1).reshape(cout, -1), 1)
+    return grad_input, grad_weight, grad_bias
+
+
+@given(
+    dims=st.sampled_from([1, 2]),
+    groups=st.sampled_from([1, 2]),
+    stride=st.integers(1, 2),
+    padding=st.integers(0, 2),
+    dilation=st.integers(1, 2),
+    kernel=st.integers(1, 3),
+    size=st.integers(4, 6),
+    which=trainable,
+    bias=st.booleans(),
+)
+def test_convolution_backward_matches_reference(
+    dims: int, groups: int, stride: int, padding: int, dilation: int, kernel: int, size: int,
+    which: tuple[bool, bool], bias: bool,
+) -> None:  # fmt: skip
+    if (size + 2 * padding - dilation * (kernel - 1) - 1) < 0:
+        return
+    cin, cout = 2 * groups, 2 * groups
+    x = leaf(2, cin, *([size] * dims), grad=which[0])
+    w = leaf(cout, cin // groups, *([kernel] * dims), grad=which[1])
+    b = leaf(cout) if bias else None
+    conv = F.conv1d if dims == 1 else F.conv2d
+    y = conv(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
+    dy = torch.randn_like(y)
+    inputs = [t for t in (x, w, b) if t is not None]
+    priced = backward(y, inputs, dy)
+    tally = Tally()
+    grads = reference_conv_backward(
+        tally, dy, x.detach(), w.detach(), [stride] * dims, [padding] * dims, [dilation] * dims,
+        groups, (x.requires_grad, w.requires_grad, b is not None),
+    )  # fmt: skip
+    close(priced.grads[0], grads[0])
+    close(priced.grads[1], grads[1])
+    if b is not None:
+        close(priced.grads[2], grads[2])
+    assert priced.of(aten.convolution_backward) == tally.count
+
+
+def test_conv_transpose_backward_matches_its_definition() -> None:
+    """A transposed conv's input gradient is a convolution of dY: N·Cin·In dot products of
+    (Cout/G)·K terms; its weight gradient dot products of N·In terms."""
+    n, cin, cout, size, k, groups = 2, 4, 6, 5, 3, 2
+    x, w = leaf(n, cin, size), leaf(cin, cout // groups, k)
+    y = F.conv_transpose1d(x, w, stride=2, padding=1, groups=groups)
+    dy = torch.randn_like(y)
+    priced = backward(y, [x, w], dy)
+    close(priced.grads[0], F.conv1d(dy, w, stride=2, padding=1, groups=groups))
+    per_group = cout // groups
+    grad_input = Count(n * cin * size * (2 * per_group * k - 1), n * cin * size * per_group * k)
+    grad_weight = Count(cin * per_group * k * (2 * n * size - 1), cin * per_group * k * n * size)
+    assert priced.of(aten.convolution_backward) == grad_input + grad_weight
+
+
+def test_convolution_backward_pinned_and_torch_counter_on_grouped_weights() -> None:
+    """MACs = torch's counter ÷ 2, except a grouped conv's weight gradient, which torch's
+    counter prices as if groups were 1 (G times too many)."""
+    n, c, h, k = 2, 4, 6, 3
+    for groups in (1, 2, 4):
+        x = leaf(n, c, h, h)
+        w = leaf(c, c // groups, k, k)
+        y = F.conv2d(x, w, padding=1, groups=groups)
+        dy = torch.randn_like(y)
+        out = h  # padding 1 keeps the size
+        per_weight = n * out * out  # each weight element: a dot product over N·Hout·Wout
+        priced = backward(y, [x, w], dy)
+        forward_macs = n * c * out * out * (c // groups) * k * k
+        grad_weight_macs = c * (c // groups) * k * k * per_weight
+        assert priced.of(aten.convolution_backward).macs == forward_macs + grad_weight_macs
+        torch_macs = flop_counter_macs(lambda: torch.autograd.grad(
+            F.conv2d(x, w, padding=1, groups=groups), [x, w], dy))  # fmt: skip
+        torch_backward = torch_macs[aten.convolution_backward]
+        assert torch_backward == forward_macs + groups * grad_weight_macs
