@@ -86,10 +86,12 @@ def leaf(*shape: int, grad: bool = True) -> Tensor:
     return torch.randn(*shape, dtype=DOUBLE).requires_grad_(grad)
 
 
-def close(actual: Tensor | None, expected: Tensor | None) -> None:
+def close(
+    actual: Tensor | None, expected: Tensor | None, rtol: float = 1e-9, atol: float = 1e-9
+) -> None:
     assert (actual is None) == (expected is None)
     if actual is not None and expected is not None:
-        torch.testing.assert_close(actual, expected, rtol=1e-9, atol=1e-9)
+        torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol)
 
 
 def flop_counter_macs(run: Callable[[], object]) -> dict[Any, int]:
@@ -338,3 +340,303 @@ def test_convolution_backward_pinned_and_torch_counter_on_grouped_weights() -> N
             F.conv2d(x, w, padding=1, groups=groups), [x, w], dy))  # fmt: skip
         torch_backward = torch_macs[aten.convolution_backward]
         assert torch_backward == forward_macs + groups * grad_weight_macs
+
+
+# -- normalisation -------------------------------------------------------------------------
+def reference_standardized_backward(
+    tally: Tally, dy: Tensor, x: Tensor, gamma: Tensor | None, dims: tuple[int, ...],
+    per_element_gamma: bool, want: tuple[bool, bool, bool],
+) -> tuple[Tensor | None, Tensor | None, Tensor | None]:  # fmt: skip
+    """Gradients of ``x̂·γ + β`` with x̂ = (x − μ)·r over ``dims``; μ and r are the forward's
+    saved statistics (computed here uncounted). LayerNorm (γ per element: ĝ = dY·γ before
+    the sums) and BatchNorm (γ per group: k = γ·r after them) differ only there."""
+    size = math.prod(x.shape[d] for d in dims)
+    mu = x.mean(dims, keepdim=True)
+    r = 1 / torch.sqrt(x.var(dims, unbiased=False, keepdim=True) + 1e-5)
+    xhat = tally.mul(tally.sub(x, mu), r) if want[0] or want[1] else None
+
+    def total(t: Tensor) -> Tensor:
+        for d in sorted(dims, reverse=True):
+            t = tally.sum(t, d).unsqueeze(d)
+        return t
+
+    grad_input = grad_weight = grad_bias = None
+    if per_element_gamma:  # LayerNorm: parameters reduce over the other dims
+        if want[0]:
+            g = tally.mul(dy, gamma) if gamma is not None else dy
+            a, b = total(g), total(tally.mul(g, xhat))
+            a, b = tally.div(a, size), tally.div(b, size)
+            inner = tally.sub(tally.sub(g, a), tally.mul(xhat, b))
+            grad_input = tally.mul(inner, r)
+        rest = [d for d in range(x.dim()) if d not in dims]
+        if want[1]:
+            grad_weight = tally.mul(dy, xhat)
+            for d in sorted(rest, reverse=True):
+                grad_weight = tally.sum(grad_weight, d)
+        if want[2]:
+            grad_bias = dy
+            for d in sorted(rest, reverse=True):
+                grad_bias = tally.sum(grad_bias, d)
+        return grad_input, grad_weight, grad_bias
+    sum_g = total(dy) if want[0] or want[2] else None
+    sum_gx = total(tally.mul(dy, xhat)) if want[0] or want[1] else None
+    if want[0]:
+        assert sum_g is not None and sum_gx is not None and xhat is not None
+        k = r if gamma is None else tally.mul(gamma.reshape(r.shape), r)
+        a, b = tally.div(sum_g, size), tally.div(sum_gx, size)
+        grad_input = tally.mul(tally.sub(tally.sub(dy, a), tally.mul(xhat, b)), k)
+    if want[1]:
+        assert sum_gx is not None
+        grad_weight = sum_gx.reshape(-1)
+    if want[2]:
+        assert sum_g is not None
+        grad_bias = sum_g.reshape(-1)
+    return grad_input, grad_weight, grad_bias
+
+
+@given(rows=st.integers(1, 3), features=st.integers(2, 5), which=trainable,
+       affine=st.booleans())  # fmt: skip
+def test_layer_norm_backward_matches_reference(
+    rows: int, features: int, which: tuple[bool, bool], affine: bool
+) -> None:
+    x = leaf(rows, 2, features, grad=which[0])
+    w = leaf(features, grad=which[1]) if affine else None
+    b = leaf(features, grad=which[1]) if affine else None
+    if not x.requires_grad and not affine:
+        return
+    y = F.layer_norm(x, (features,), w, b)
+    dy = torch.randn_like(y)
+    inputs = [t for t in (x, w, b) if t is not None]
+    priced = backward(y, inputs, dy)
+    tally = Tally()
+    want = (x.requires_grad, affine and which[1], affine and which[1])
+    grads = reference_standardized_backward(
+        tally, dy, x.detach(), None if w is None else w.detach(), (2,), True, want
+    )
+    close(priced.grads[0], grads[0])
+    if affine:
+        close(priced.grads[1], grads[1])
+        close(priced.grads[2], grads[2])
+    assert priced.of(aten.native_layer_norm_backward) == tally.count
+
+
+def test_layer_norm_backward_pinned() -> None:
+    m, n = 6, 4  # rows, normalised size
+    x, w, b = leaf(m, n), leaf(n), leaf(n)
+    priced = backward(F.layer_norm(x, (n,), w, b), [x, w, b], torch.ones(m, n, dtype=DOUBLE))
+    xhat = 2 * m * n
+    grad_input = m * (n + (n - 1) + (2 * n - 1) + 2 + 4 * n)  # ĝ, Σĝ, Σĝx̂, /N twice, 4N
+    grad_weight = m * n + (m - 1) * n
+    grad_bias = (m - 1) * n
+    assert priced.total == Count(xhat + grad_input + grad_weight + grad_bias)
+
+
+@given(batch=st.integers(2, 3), channels=st.integers(1, 3), size=st.integers(1, 3),
+       which=trainable, affine=st.booleans(), training=st.booleans())  # fmt: skip
+def test_batch_norm_backward_matches_reference(
+    batch: int, channels: int, size: int, which: tuple[bool, bool], affine: bool, training: bool
+) -> None:
+    x = leaf(batch, channels, size, size, grad=which[0])
+    w = leaf(channels, grad=which[1]) if affine else None
+    b = leaf(channels, grad=which[1]) if affine else None
+    if not x.requires_grad and not affine:
+        return
+    mean, var = torch.randn(channels, dtype=DOUBLE), torch.rand(channels, dtype=DOUBLE) + 0.5
+    y = F.batch_norm(x, mean.clone(), var.clone(), w, b, training=training)
+    dy = torch.randn_like(y)
+    inputs = [t for t in (x, w, b) if t is not None]
+    priced = backward(y, inputs, dy)
+    want = (x.requires_grad, affine and which[1], affine and which[1])
+    tally = Tally()
+    gamma = None if w is None else w.detach()
+    if training:
+        grads = reference_standardized_backward(
+            tally, dy, x.detach(), gamma, (0, 2, 3), False, want
+        )
+    else:
+        shape = (1, channels, 1, 1)
+        grads_list: list[Tensor | None] = [None, None, None]
+        r = None
+        if want[0] or want[1]:
+            r = tally.div(1.0, tally.sqrt(tally.add(var, 1e-5))).reshape(shape)
+        if want[0]:
+            assert r is not None
+            k = r if gamma is None else tally.mul(gamma.reshape(shape), r)
+            grads_list[0] = tally.mul(dy, k)
+        if want[1]:
+            xhat = tally.mul(tally.sub(x.detach(), mean.reshape(shape)), r)  # type: ignore[arg-type]
+            t = tally.mul(dy, xhat).transpose(0, 1).reshape(channels, -1)
+            grads_list[1] = tally.sum(t, 1)
+        if want[2]:
+            grads_list[2] = tally.sum(dy.transpose(0, 1).reshape(channels, -1), 1)
+        grads = (grads_list[0], grads_list[1], grads_list[2])
+    close(priced.grads[0], grads[0])
+    if affine:
+        close(priced.grads[1], grads[1])
+        close(priced.grads[2], grads[2])
+    assert priced.of(aten.native_batch_norm_backward) == tally.count
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_group_norm_backward_matches_reference(affine: bool) -> None:
+    batch, channels, groups, size = 2, 4, 2, 3
+    x = leaf(batch, channels, size)
+    w, b = (leaf(channels), leaf(channels)) if affine else (None, None)
+    y = F.group_norm(x, groups, w, b)
+    dy = torch.randn_like(y)
+    priced = backward(y, [t for t in (x, w, b) if t is not None], dy)
+    tally = Tally()
+    xg, dyg = x.detach().reshape(batch, groups, -1), dy.reshape(batch, groups, -1)
+    gamma = None
+    if w is not None:
+        gamma = w.detach().reshape(groups, -1, 1).expand(groups, channels // groups, size)
+        gamma = gamma.reshape(1, groups, -1)
+    grad_input, _, _ = reference_standardized_backward(
+        tally, dyg, xg, gamma, (2,), True, (True, False, False)
+    )
+    assert grad_input is not None
+    close(priced.grads[0], grad_input.reshape(x.shape))
+    if affine:
+        mu = xg.mean(2, keepdim=True)
+        r = 1 / torch.sqrt(xg.var(2, unbiased=False, keepdim=True) + 1e-5)
+        xhat = ((xg - mu) * r).reshape(batch, channels, size)  # shared with grad_input
+        gw = tally.mul(dy, xhat).transpose(0, 1).reshape(channels, -1)
+        close(priced.grads[1], tally.sum(gw, 1))
+        close(priced.grads[2], tally.sum(dy.transpose(0, 1).reshape(channels, -1), 1))
+    assert priced.of(aten.native_group_norm_backward) == tally.count
+
+
+# -- softmax -------------------------------------------------------------------------------
+@given(rows=st.integers(1, 3), length=st.integers(1, 5), log=st.booleans())
+def test_softmax_backward_matches_reference(rows: int, length: int, log: bool) -> None:
+    x = leaf(rows, length)
+    y = F.log_softmax(x, -1) if log else F.softmax(x, -1)
+    dy = torch.randn_like(y)
+    priced = backward(y, [x], dy)
+    tally = Tally()
+    out = y.detach()
+    if log:
+        expected = tally.sub(dy, tally.mul(tally.exp(out), tally.sum(dy, 1).unsqueeze(1)))
+    else:
+        dot = tally.sum(tally.mul(dy, out), 1).unsqueeze(1)
+        expected = tally.mul(out, tally.sub(dy, dot))
+    close(priced.grads[0], expected)
+    assert priced.total == tally.count == Count(rows * (4 * length - 1))
+
+
+# -- activations ---------------------------------------------------------------------------
+def _tanh(tally: Tally, u: Tensor) -> Tensor:
+    """(eᵘ − e⁻ᵘ) / (eᵘ + e⁻ᵘ), the library's definition of tanh."""
+    up, down = tally.exp(u), tally.exp(tally.neg(u))
+    return tally.div(tally.sub(up, down), tally.add(up, down))
+
+
+def _sigmoid(tally: Tally, x: Tensor) -> Tensor:
+    return tally.div(1.0, tally.add(1.0, tally.exp(tally.neg(x))))
+
+
+def _select(tally: Tally, test: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    return tally.unary(test, x)
+
+
+def ref_threshold(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:
+    return torch.where(_select(t, lambda v: v > 0, x), dy, 0.0)
+
+
+def ref_hardtanh(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:  # ReLU6
+    low, high = _select(t, lambda v: v <= 0, x), _select(t, lambda v: v >= 6, x)
+    return torch.where(low, 0.0, torch.where(high, 0.0, dy))
+
+
+def ref_leaky(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:
+    return torch.where(_select(t, lambda v: v > 0, x), dy, t.mul(dy, 0.01))
+
+
+def ref_sigmoid(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:
+    return t.mul(t.mul(dy, t.sub(1.0, y)), y)
+
+
+def ref_tanh(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:
+    return t.mul(dy, t.sub(1.0, t.mul(y, y)))
+
+
+def ref_silu(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:
+    s = _sigmoid(t, x)
+    return t.mul(dy, t.mul(s, t.add(1.0, t.mul(x, t.sub(1.0, s)))))
+
+
+def ref_hardswish(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:
+    low, mid = _select(t, lambda v: v < -3, x), _select(t, lambda v: v <= 3, x)
+    slope = t.mul(dy, t.add(t.div(x, 3.0), 0.5))
+    return torch.where(low, 0.0, torch.where(mid, slope, dy))
+
+
+def ref_hardsigmoid(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:
+    above, below = _select(t, lambda v: v > -3, x), _select(t, lambda v: v < 3, x)
+    return torch.where(above, torch.where(below, t.div(dy, 6.0), 0.0), 0.0)
+
+
+def ref_gelu(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:
+    cdf = t.mul(t.add(1.0, t.unary(torch.erf, t.mul(x, 1 / math.sqrt(2)), PRICES["erf"])), 0.5)
+    pdf = t.mul(t.exp(t.mul(t.mul(x, x), -0.5)), 1 / math.sqrt(2 * math.pi))
+    return t.mul(dy, t.add(cdf, t.mul(x, pdf)))
+
+
+def ref_gelu_tanh(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:
+    beta, kappa = math.sqrt(2 / math.pi), 0.044715
+    x2 = t.mul(x, x)
+    inner = t.mul(t.add(x, t.mul(t.mul(x2, x), kappa)), beta)
+    th = _tanh(t, inner)
+    left = t.mul(x, 0.5)
+    left_derivative = t.mul(t.add(1.0, th), 0.5)
+    tanh_derivative = t.sub(1.0, t.mul(th, th))
+    inner_derivative = t.mul(t.add(1.0, t.mul(x2, 3 * kappa)), beta)
+    right_derivative = t.mul(t.mul(left, tanh_derivative), inner_derivative)
+    return t.mul(dy, t.add(left_derivative, right_derivative))
+
+
+def ref_elu(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:  # alpha = 1.5, from x
+    negative = _select(t, lambda v: v <= 0, x)
+    return torch.where(negative, t.mul(t.mul(t.exp(t.mul(x, 1.0)), 1.5), dy), t.mul(dy, 1.0))
+
+
+ACTIVATIONS: list[tuple[str, Callable[[Tensor], Tensor], Any, Any]] = [
+    ("relu", F.relu, ref_threshold, aten.threshold_backward),
+    ("relu6", F.relu6, ref_hardtanh, aten.hardtanh_backward),
+    ("leaky_relu", F.leaky_relu, ref_leaky, aten.leaky_relu_backward),
+    ("sigmoid", torch.sigmoid, ref_sigmoid, aten.sigmoid_backward),
+    ("tanh", torch.tanh, ref_tanh, aten.tanh_backward),
+    ("silu", F.silu, ref_silu, aten.silu_backward),
+    ("hardswish", F.hardswish, ref_hardswish, aten.hardswish_backward),
+    ("hardsigmoid", F.hardsigmoid, ref_hardsigmoid, aten.hardsigmoid_backward),
+    ("gelu", F.gelu, ref_gelu, aten.gelu_backward),
+    ("gelu_tanh", lambda v: F.gelu(v, approximate="tanh"), ref_gelu_tanh, aten.gelu_backward),
+    ("elu", lambda v: F.elu(v, alpha=1.5), ref_elu, aten.elu_backward),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "fn", "reference", "packet"), ACTIVATIONS, ids=[a[0] for a in ACTIVATIONS]
+)
+@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=3))
+def test_activation_backward_matches_reference(
+    name: str, fn: Callable[[Tensor], Tensor], reference: Any, packet: Any, shape: list[int]
+) -> None:
+    x = (torch.randn(*shape, dtype=DOUBLE) * 4).requires_grad_()
+    y = fn(x)
+    dy = torch.randn_like(y)
+    priced = backward(y, [x], dy)
+    tally = Tally()
+    # some kernels keep constants in single precision (hardsigmoid's 1/6, GELU's 1/√(2π))
+    close(priced.grads[0], reference(tally, x.detach(), y.detach(), dy), rtol=1e-6, atol=1e-6)
+    assert packet in priced.by_packet
+    assert priced.total == tally.count
+
+
+def test_gelu_backward_pinned() -> None:
+    n = 7
+    exact = 4 + 4 + 3  # Φ, φ, dY·(Φ + x·φ)
+    tanh_form = 5 + 6 + 3 + 2 + 3 + 4  # inner, tanh, ½(1 + t), 1 − t², inner′, products
+    assert GELU_BACKWARD_OPS == {"none": exact, "tanh": tanh_form}
+    x = leaf(n)
+    assert backward(F.gelu(x), [x], torch.ones(n, dtype=DOUBLE)).total == Count(n * exact)
