@@ -640,3 +640,341 @@ def test_gelu_backward_pinned() -> None:
     assert GELU_BACKWARD_OPS == {"none": exact, "tanh": tanh_form}
     x = leaf(n)
     assert backward(F.gelu(x), [x], torch.ones(n, dtype=DOUBLE)).total == Count(n * exact)
+
+
+# -- pooling -------------------------------------------------------------------------------
+def scatter_reference(tally: Tally, grads: Tensor, index: Tensor, size: int) -> Tensor:
+    """Route each gradient element into a zero buffer at its index: one counted add each."""
+    planes = grads.reshape(-1, grads.shape[-1])
+    where = index.reshape(-1, index.shape[-1])
+    buffer = torch.zeros(planes.shape[0], size, dtype=grads.dtype)
+    for o in range(planes.shape[1]):
+        column = where[:, o : o + 1]
+        buffer.scatter_(1, column, tally.add(buffer.gather(1, column), planes[:, o : o + 1]))
+    return buffer
+
+
+@given(size=st.integers(3, 6), kernel=st.integers(1, 3), stride=st.integers(1, 3),
+       padding=st.integers(0, 1))  # fmt: skip
+def test_max_pool_backward_matches_reference(
+    size: int, kernel: int, stride: int, padding: int
+) -> None:
+    if padding * 2 > kernel:
+        return
+    x = leaf(2, 3, size, size)
+    y, index = F.max_pool2d(x, kernel, stride, padding, return_indices=True)
+    dy = torch.randn_like(y)
+    priced = backward(y, [x], dy)
+    tally = Tally()
+    flat = scatter_reference(tally, dy.reshape(2, 3, -1), index.reshape(2, 3, -1), size * size)
+    close(priced.grads[0], flat.reshape(x.shape))
+    assert priced.total == tally.count == Count(y.numel())
+
+
+def spread_reference(
+    tally: Tally, dy: Tensor, windows: list[list[tuple[int, int]]], divisors: Tensor,
+    input_shape: Sequence[int],
+) -> Tensor:  # fmt: skip
+    """Divide each output's gradient by its divisor, then let every input element sum the
+    shares of the windows that hold it (a first share is a copy, each later one an add).
+    ``windows[d][o]`` is output o's in-bounds span [start, end) along spatial dim d."""
+    planes = dy.reshape(-1, *dy.shape[-2:])
+    shares = tally.div(planes, divisors)
+    out = torch.zeros(planes.shape[0], *input_shape[-2:], dtype=dy.dtype)
+    filled = torch.zeros(*input_shape[-2:], dtype=torch.bool)
+    for i, (h0, h1) in enumerate(windows[0]):
+        for j, (w0, w1) in enumerate(windows[1]):
+            share = shares[:, i, j].reshape(-1, 1, 1).expand(-1, h1 - h0, w1 - w0)
+            region = out[:, h0:h1, w0:w1]
+            old = filled[h0:h1, w0:w1].expand_as(region)
+            new = region.clone()
+            if old.any():
+                new[old] = tally.add(region[old], share[old])
+            new[~old] = share[~old]
+            out[:, h0:h1, w0:w1] = new
+            filled[h0:h1, w0:w1] = True
+    return out.reshape(input_shape)
+
+
+@given(size=st.integers(3, 6), kernel=st.integers(1, 3), stride=st.integers(1, 3),
+       padding=st.integers(0, 1), ceil=st.booleans(), include_pad=st.booleans())  # fmt: skip
+def test_avg_pool_backward_matches_reference(
+    size: int, kernel: int, stride: int, padding: int, ceil: bool, include_pad: bool
+) -> None:
+    if padding * 2 > kernel:
+        return
+    x = leaf(2, 2, size, size + 1)
+    y = F.avg_pool2d(x, kernel, stride, padding, ceil_mode=ceil, count_include_pad=include_pad)
+    dy = torch.randn_like(y)
+    priced = backward(y, [x], dy)
+    spans, divisors = [], []
+    for d, extent in enumerate(x.shape[2:]):
+        dim_spans, dim_div = [], []
+        for o in range(y.shape[2 + d]):
+            start = o * stride - padding
+            padded_end = min(start + kernel, extent + padding)
+            dim_spans.append((max(start, 0), min(start + kernel, extent)))
+            dim_div.append(padded_end - start if include_pad else None)
+        spans.append(dim_spans)
+        divisors.append(dim_div)
+    div = torch.tensor(
+        [[
+            (dh if dh is not None else hi - lo) * (dw if dw is not None else wi - wo)
+            for (wo, wi), dw in zip(spans[1], divisors[1])
+        ] for (lo, hi), dh in zip(spans[0], divisors[0])],
+        dtype=DOUBLE,
+    )  # fmt: skip
+    tally = Tally()
+    close(priced.grads[0], spread_reference(tally, dy, spans, div, x.shape))
+    assert priced.total == tally.count
+
+
+@given(size=st.integers(1, 7), out=st.integers(2, 4))
+def test_adaptive_avg_pool_backward_matches_reference(size: int, out: int) -> None:
+    """(A 1×1 output is a mean in torch: its backward is an expand and a divide per input.)"""
+    x = leaf(2, 2, size, size + 1)
+    y = F.adaptive_avg_pool2d(x, out)
+    dy = torch.randn_like(y)
+    priced = backward(y, [x], dy)
+    spans = [[(i * n // out, -(-(i + 1) * n // out)) for i in range(out)] for n in x.shape[2:]]
+    div = torch.tensor(
+        [[(h1 - h0) * (w1 - w0) for (w0, w1) in spans[1]] for (h0, h1) in spans[0]],
+        dtype=DOUBLE,
+    )
+    tally = Tally()
+    close(priced.grads[0], spread_reference(tally, dy, spans, div, x.shape))
+    assert priced.total == tally.count
+
+
+# -- embedding and classification loss -------------------------------------------------------
+@given(rows=st.integers(1, 5), dim=st.integers(1, 3), freq=st.booleans())
+def test_embedding_backward_matches_reference(rows: int, dim: int, freq: bool) -> None:
+    weight = leaf(4, dim)
+    index = torch.randint(0, 4, (2, rows))
+    y = F.embedding(index, weight, scale_grad_by_freq=freq)
+    dy = torch.randn_like(y)
+    priced = backward(y, [weight], dy)
+    tally = Tally()
+    grads = dy.reshape(-1, dim)
+    if freq:
+        counts = torch.zeros(4, dtype=DOUBLE)
+        for i in index.reshape(-1).tolist():  # one counted add per index
+            counts[i] = tally.add(counts[i], 1.0)
+        grads = tally.div(grads, counts[index.reshape(-1)].unsqueeze(1))
+    buffer = scatter_reference(
+        tally, grads.T.contiguous(), index.reshape(1, -1).expand(dim, -1).contiguous(), 4
+    )
+    close(priced.grads[0], buffer.T)
+    assert priced.total == tally.count
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_backward_matches_reference(reduction: str, weighted: bool) -> None:
+    rows, classes = 5, 4
+    x = leaf(rows, classes)
+    target = torch.randint(0, classes, (rows,))
+    w = torch.rand(classes, dtype=DOUBLE) + 0.5 if weighted else None
+    y = F.cross_entropy(x, target, weight=w, reduction=reduction)
+    dy = torch.randn_like(y)
+    priced = backward(y, [x], dy)
+    tally = Tally()
+    # nll_loss's gradient: −w_t·dY (/ W for the mean), at each target only
+    if reduction == "none":
+        scale = tally.neg(dy)
+    else:
+        scale = tally.neg(dy)
+        if reduction == "mean":
+            total = w[target].sum() if w is not None else torch.tensor(float(rows), dtype=DOUBLE)
+            scale = tally.div(scale, total)
+        scale = scale.expand(rows)
+    if w is not None:
+        scale = tally.mul(scale, w[target])
+    grad_logp = torch.zeros(rows, classes, dtype=DOUBLE)
+    grad_logp[torch.arange(rows), target] = scale
+    logp = F.log_softmax(x.detach(), 1)
+    expected = tally.sub(
+        grad_logp, tally.mul(tally.exp(logp), tally.sum(grad_logp, 1).unsqueeze(1))
+    )
+    close(priced.grads[0], expected)
+    assert priced.total == tally.count
+
+
+# -- attention -----------------------------------------------------------------------------
+def reference_attention_backward(
+    tally: Tally, q: Tensor, k: Tensor, v: Tensor, do: Tensor, mask: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The fused kernels' gradient: recompute the probabilities as the forward prices them,
+    then dV = PᵀdO, dP = dO·Vᵀ, softmax's gradient, the scale's, dQ = dS·K, dK = dSᵀ·Q;
+    grouped-query heads sum their group's dK and dV."""
+    repeats = q.shape[1] // k.shape[1]
+    kk, vv = k.repeat_interleave(repeats, 1), v.repeat_interleave(repeats, 1)
+    scale = 1 / math.sqrt(q.shape[-1])
+    scores = tally.mul(tally.matmul(q, kk.transpose(-1, -2)), scale)
+    if mask is not None:
+        scores = tally.add(scores, mask)
+    total = tally.sum(tally.exp(scores), -1).unsqueeze(-1)
+    p = tally.div(tally.exp(scores), total)
+    dv = tally.matmul(p.transpose(-1, -2), do)
+    dp = tally.matmul(do, vv.transpose(-1, -2))
+    dot = tally.sum(tally.mul(dp, p), -1).unsqueeze(-1)
+    ds = tally.mul(tally.mul(p, tally.sub(dp, dot)), scale)
+    dq = tally.matmul(ds, kk)
+    dk = tally.matmul(ds.transpose(-1, -2), q)
+    if repeats > 1:
+        b, h, s, d = k.shape
+        dk = tally.sum(dk.reshape(b, h, repeats, s, d), 2)
+        dv = tally.sum(dv.reshape(b, h, repeats, s, v.shape[-1]), 2)
+    return dq, dk, dv
+
+
+@given(heads=st.sampled_from([(2, 2), (4, 2), (2, 1)]), queries=st.integers(1, 4),
+       keys=st.integers(1, 4), width=st.integers(1, 3), kind=st.sampled_from(["none", "causal",
+       "mask"]))  # fmt: skip
+def test_sdpa_backward_matches_reference(
+    heads: tuple[int, int], queries: int, keys: int, width: int, kind: str
+) -> None:
+    """float32 reaches the fused CPU kernel (float64 takes the eager math path)."""
+    hq, hk = heads
+    q = torch.randn(2, hq, queries, width, requires_grad=True)
+    k = torch.randn(2, hk, keys, width, requires_grad=True)
+    v = torch.randn(2, hk, keys, width, requires_grad=True)  # the fused kernel needs Dv = D
+    mask = None
+    if kind == "mask":
+        mask = torch.randn(queries, keys)
+    causal = kind == "causal"
+    y = F.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, is_causal=causal, enable_gqa=hq != hk
+    )
+    do = torch.randn_like(y)
+    priced = backward(y, [q, k, v], do)
+    assert aten._scaled_dot_product_flash_attention_for_cpu_backward in priced.by_packet
+    if causal:
+        mask = torch.full((queries, keys), float("-inf")).triu(1)
+    tally = Tally()
+    grads = reference_attention_backward(
+        tally, *(t.detach().double() for t in (q, k, v)), do.double(),
+        None if mask is None else mask.double(),
+    )  # fmt: skip
+    for actual, expected in zip(priced.grads, grads, strict=True):
+        assert actual is not None
+        torch.testing.assert_close(actual.double(), expected, rtol=1e-4, atol=1e-5)
+    assert priced.of(aten._scaled_dot_product_flash_attention_for_cpu_backward) == tally.count
+
+
+def test_sdpa_backward_pinned_and_torch_counter() -> None:
+    from torch.utils.flop_counter import sdpa_backward_flop_count
+
+    g, hq, length, keys, d, dv = 2, 3, 5, 6, 4, 7
+    q, k = (g, hq, length, d), (g, hq, keys, d)
+    v, o = (g, hq, keys, dv), (g, hq, length, dv)
+    formula = flopcount.default_registry().lookup_operator(
+        aten._scaled_dot_product_flash_attention_for_cpu_backward
+    )
+    assert formula is not None
+    meta = [torch.empty(s, device="meta") for s in (o, q, k, v, o)]
+    count = as_count(formula((*meta, torch.empty(0), 0.0, False), {}, None))
+    heads, scores = g * hq, g * hq * length * keys
+    recompute = scores * (2 * d - 1) + scores + heads * length * (4 * keys - 1)
+    gradients = (
+        heads * keys * dv * (2 * length - 1)  # dV = Pᵀ dO
+        + scores * (2 * dv - 1)  # dP = dO Vᵀ
+        + heads * length * (4 * keys - 1)  # softmax's gradient
+        + scores  # the scale's
+        + heads * length * d * (2 * keys - 1)  # dQ = dS K
+        + heads * keys * d * (2 * length - 1)  # dK = dSᵀ Q
+    )
+    macs = heads * (length * keys * d + 2 * length * keys * dv + 2 * length * keys * d)
+    assert count == Count(recompute + gradients, macs)
+    assert 2 * count.macs == sdpa_backward_flop_count(o, q, k, v)
+
+
+# -- what the models of the issue run: every backward operator has a formula ----------------
+class SqueezeExcite(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.pool, self.fc1 = nn.AdaptiveAvgPool2d(1), nn.Conv2d(c, c // 2, 1)
+        self.fc2, self.gate = nn.Conv2d(c // 2, c, 1), nn.Hardsigmoid()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.gate(self.fc2(F.relu(self.fc1(self.pool(x)))))
+
+
+class Residual(nn.Module):
+    def __init__(self, c: int, act: type[nn.Module]) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), act(),
+            nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False), nn.BatchNorm2d(c),
+            SqueezeExcite(c),
+        )  # fmt: skip
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+def small_cnn(act: type[nn.Module]) -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(inplace=True),
+        nn.MaxPool2d(3, 2, 1), Residual(8, act), nn.AvgPool2d(2), Residual(8, nn.ReLU6),
+        nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Dropout(0.2), nn.Linear(32, 16), nn.GELU(),
+        nn.Tanh(), nn.Linear(16, 4), nn.Sigmoid(),
+    )  # fmt: skip
+
+
+def unpriced(loss: Tensor) -> set[str]:
+    recorder = Recorder()
+    with recorder:
+        loss.backward()
+    registry = flopcount.default_registry()
+    return {
+        str(func)
+        for func, *_ in recorder.calls
+        if registry.lookup_operator(func.overloadpacket) is None
+    }
+
+
+@pytest.mark.parametrize("act", [nn.ReLU, nn.Hardswish, nn.SiLU, nn.GELU, nn.LeakyReLU, nn.ELU])
+@pytest.mark.parametrize("frozen", [False, True])
+def test_every_cnn_backward_operator_has_a_formula(act: type[nn.Module], frozen: bool) -> None:
+    model = small_cnn(act).train()
+    if frozen:
+        for parameter in list(model.parameters())[:-2]:
+            parameter.requires_grad_(False)
+    assert unpriced(model(torch.randn(2, 3, 16, 16)).pow(2).mean()) == set()
+
+
+@pytest.mark.parametrize("family", ["gpt2", "bert", "llama", "t5"])
+@pytest.mark.parametrize("attention", ["eager", "sdpa"])
+def test_every_transformers_backward_operator_has_a_formula(family: str, attention: str) -> None:
+    transformers = pytest.importorskip("transformers")
+    configs = {
+        "gpt2": (transformers.GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=32,
+                 n_positions=16), transformers.AutoModelForCausalLM),
+        "bert": (transformers.BertConfig(num_hidden_layers=1, hidden_size=16,
+                 num_attention_heads=2, intermediate_size=32, vocab_size=32,
+                 max_position_embeddings=16), transformers.AutoModelForMaskedLM),
+        "llama": (transformers.LlamaConfig(num_hidden_layers=1, hidden_size=16,
+                  num_attention_heads=4, num_key_value_heads=2, intermediate_size=32,
+                  vocab_size=32, max_position_embeddings=16), transformers.AutoModelForCausalLM),
+        "t5": (transformers.T5Config(num_layers=1, num_decoder_layers=1, d_model=16, d_kv=4,
+               num_heads=2, d_ff=32, vocab_size=32), transformers.AutoModelForSeq2SeqLM),
+    }  # fmt: skip
+    config, auto = configs[family]
+    model = auto.from_config(config, attn_implementation=attention).train()
+    ids = torch.randint(0, 32, (2, 6))
+    inputs = {"input_ids": ids, "labels": ids}
+    if family == "t5":
+        inputs["decoder_input_ids"] = ids
+    assert unpriced(model(**inputs).loss) == set()
+
+
+def test_backward_counts_the_same_on_the_meta_device() -> None:
+    def run(device: str) -> Count:
+        x = torch.randn(2, 3, 8, 8, device=device, requires_grad=True)
+        w = torch.randn(4, 3, 3, 3, device=device, requires_grad=True)
+        lw = torch.randn(8, device=device, requires_grad=True)
+        y = F.layer_norm(F.relu(F.conv2d(x, w, padding=1)), (8,), lw)
+        return backward(y, [x, w, lw], torch.ones_like(y)).total
+
+    assert run("meta") == run("cpu")
