@@ -224,14 +224,19 @@ def reference_conv_backward(
     per_in, per_out = cin // groups, cout // groups
     grad_input = grad_weight = grad_bias = None
     if want[0]:
-        full = [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(out, stride, kernel, dilation)]
+        full = [
+            (o - 1) * s + (k - 1) * d + 1
+            for o, s, k, d in zip(out, stride, kernel, dilation, strict=True)
+        ]
         buffer = torch.zeros(n, cin, math.prod(full), dtype=dy.dtype)
         filled = torch.zeros(groups, math.prod(full), dtype=torch.bool)  # per channel group
         for co in range(cout):
             g = co // per_out
             for tap in itertools.product(*[range(k) for k in kernel]):
                 idx = _flat_positions(out, tap, stride, dilation, full)
-                terms = tally.mul(dy[:, co].reshape(n, 1, -1), w[co, :, *tap].reshape(1, per_in, 1))
+                terms = tally.mul(
+                    dy[:, co].reshape(n, 1, -1), w[(co, slice(None), *tap)].reshape(1, per_in, 1)
+                )
                 tally.macs += terms.numel()
                 channels = slice(g * per_in, (g + 1) * per_in)
                 old = filled[g, idx]
@@ -246,8 +251,14 @@ def reference_conv_backward(
                 filled[g, idx] = True
         buffer = buffer.reshape(n, cin, *full)
         grad_input = torch.zeros_like(x)
-        src = [slice(p, min(p + size, f)) for p, size, f in zip(padding, x.shape[2:], full)]
-        dst = [slice(0, max(0, min(size, f - p))) for p, size, f in zip(padding, x.shape[2:], full)]
+        src = [
+            slice(p, min(p + size, f))
+            for p, size, f in zip(padding, x.shape[2:], full, strict=True)
+        ]
+        dst = [
+            slice(0, max(0, min(size, f - p)))
+            for p, size, f in zip(padding, x.shape[2:], full, strict=True)
+        ]
         grad_input[(slice(None), slice(None), *dst)] = buffer[(slice(None), slice(None), *src)]
     if want[1]:
         xp = F.pad(x, [p for pad in reversed(padding) for p in (pad, pad)])
@@ -257,7 +268,7 @@ def reference_conv_backward(
             for tap in itertools.product(*[range(k) for k in kernel]):
                 window = tuple(
                     slice(t * d, t * d + (o - 1) * s + 1, s)
-                    for t, d, o, s in zip(tap, dilation, out, stride)
+                    for t, d, o, s in zip(tap, dilation, out, stride, strict=True)
                 )
                 patch = xp[(slice(None), slice(g * per_in, (g + 1) * per_in), *window)]
                 terms = patch.transpose(0, 1).reshape(per_in, 1, -1)  # (Cin/G, 1, N·Out)
@@ -321,25 +332,27 @@ def test_conv_transpose_backward_matches_its_definition() -> None:
     assert priced.of(aten.convolution_backward) == grad_input + grad_weight
 
 
-def test_convolution_backward_pinned_and_torch_counter_on_grouped_weights() -> None:
+@pytest.mark.parametrize("groups", [1, 2, 4])
+def test_convolution_backward_pinned_and_torch_counter_on_grouped_weights(groups: int) -> None:
     """MACs = torch's counter ÷ 2, except a grouped conv's weight gradient, which torch's
     counter prices as if groups were 1 (G times too many)."""
     n, c, h, k = 2, 4, 6, 3
-    for groups in (1, 2, 4):
-        x = leaf(n, c, h, h)
-        w = leaf(c, c // groups, k, k)
-        y = F.conv2d(x, w, padding=1, groups=groups)
-        dy = torch.randn_like(y)
-        out = h  # padding 1 keeps the size
-        per_weight = n * out * out  # each weight element: a dot product over N·Hout·Wout
-        priced = backward(y, [x, w], dy)
-        forward_macs = n * c * out * out * (c // groups) * k * k
-        grad_weight_macs = c * (c // groups) * k * k * per_weight
-        assert priced.of(aten.convolution_backward).macs == forward_macs + grad_weight_macs
-        torch_macs = flop_counter_macs(lambda: torch.autograd.grad(
-            F.conv2d(x, w, padding=1, groups=groups), [x, w], dy))  # fmt: skip
-        torch_backward = torch_macs[aten.convolution_backward]
-        assert torch_backward == forward_macs + groups * grad_weight_macs
+    x = leaf(n, c, h, h)
+    w = leaf(c, c // groups, k, k)
+    y = F.conv2d(x, w, padding=1, groups=groups)
+    dy = torch.randn_like(y)
+    out = h  # padding 1 keeps the size
+    per_weight = n * out * out  # each weight element: a dot product over N·Hout·Wout
+    priced = backward(y, [x, w], dy)
+    forward_macs = n * c * out * out * (c // groups) * k * k
+    grad_weight_macs = c * (c // groups) * k * k * per_weight
+    assert priced.of(aten.convolution_backward).macs == forward_macs + grad_weight_macs
+
+    def run() -> None:
+        torch.autograd.grad(F.conv2d(x, w, padding=1, groups=groups), [x, w], dy)
+
+    torch_backward = flop_counter_macs(run)[aten.convolution_backward]
+    assert torch_backward == forward_macs + groups * grad_weight_macs
 
 
 # -- normalisation -------------------------------------------------------------------------
@@ -720,8 +733,8 @@ def test_avg_pool_backward_matches_reference(
     div = torch.tensor(
         [[
             (dh if dh is not None else hi - lo) * (dw if dw is not None else wi - wo)
-            for (wo, wi), dw in zip(spans[1], divisors[1])
-        ] for (lo, hi), dh in zip(spans[0], divisors[0])],
+            for (wo, wi), dw in zip(spans[1], divisors[1], strict=True)
+        ] for (lo, hi), dh in zip(spans[0], divisors[0], strict=True)],
         dtype=DOUBLE,
     )  # fmt: skip
     tally = Tally()
