@@ -83,7 +83,9 @@ class Intervals:
                 opened.append(order[position])
                 position += 1
             opened = [item for item in opened if item[1] > point]
-            bounds[point] = max(opened, key=lambda item: item[0])[2] if opened else -1
+            # nested calls: the innermost open one starts last and, from the same
+            # number, ends first
+            bounds[point] = max(opened, key=lambda item: (item[0], -item[1]))[2] if opened else -1
         self._starts = list(bounds)
         self._owners = list(bounds.values())
         self._painted = len(self.recorded)
