@@ -406,6 +406,7 @@ class _Session:
         training.active = False
         if training.mode is not None:
             remove_dispatch_mode(training.mode)
+            training.mode = None  # mode and training refer to each other
 
     def _optimizer_count(self, optimizer: Any, group: Mapping[str, Any], parameter: Any) -> Count:
         """One step of ``optimizer`` on ``parameter``, by the optimizer's registered formula
@@ -436,6 +437,7 @@ class _Session:
         self.dynamic.clear()
         self.tree.busy = False
         self.pre_hook = None  # the hooks close over this session: no cycle outlives it
+        self.training = None  # its optimizer formula is a method of this session
 
     def finish(self) -> tuple[Node, SessionState]:
         self.state.stack.clear()

@@ -116,10 +116,12 @@ class Report:
         build_rows: Callable[[], dict[str, ModuleStats]],
         unsupported: Mapping[str, int],
         uncounted: Mapping[str, int] | None = None,
+        totals: tuple[int, int] | None = None,
     ) -> None:
-        """Called once by the engine when the profile ends; ``build_rows`` runs on first read."""
+        """Called once by the engine when the profile ends; ``build_rows`` runs on first read.
+        ``totals`` defaults to the sum of the phases."""
         self.phases = {name: Count(ops, macs) for name, (ops, macs) in phases.items()}
-        self._totals = (
+        self._totals = totals or (
             sum(ops for ops, _ in phases.values()),
             sum(macs for _, macs in phases.values()),
         )
@@ -146,7 +148,8 @@ class Report:
             phases = {name: (count.ops, count.macs) for name, count in root.phases.items()}
         else:
             phases = {"forward": (root.ops, root.macs)}
-        report._fill(phases, lambda: modules, unsupported, uncounted)
+        totals = (root.ops, root.macs) if root is not None else (0, 0)
+        report._fill(phases, lambda: modules, unsupported, uncounted, totals)
         return report
 
     @classmethod
