@@ -129,9 +129,13 @@ def test_attention_backward_macs_equal_torch_counter_plus_what_it_misses_on_cpu(
     torch.manual_seed(0)
     model = nn.TransformerEncoderLayer(width, heads, hidden, dropout=0.0, batch_first=True)
     x = torch.randn(batch, tokens, width)
-    # torch's counter prices the CPU attention kernel's backward at zero; the kernel
-    # recomputes QKᵀ and computes dV, dP, dQ, dK: five products of B·H·T·T·(width / H)
-    attention = 5 * batch * heads * tokens * tokens * (width // heads)
+    # torch's counter before 2.15 prices the CPU attention kernel's backward at zero; the
+    # kernel recomputes QKᵀ and computes dV, dP, dQ, dK: five products of B·H·T·T·(width / H)
+    from torch.utils.flop_counter import flop_registry
+
+    cpu_kernel = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu_backward")
+    missed = cpu_kernel.default not in flop_registry and cpu_kernel not in flop_registry
+    attention = 5 * batch * heads * tokens * tokens * (width // heads) if missed else 0
     report = train_step(model, x)
     assert report.phases["backward"].macs == torch_backward_macs(model, x) + attention
     assert report.unsupported == {}
@@ -161,6 +165,10 @@ def test_checkpointing_recomputes_into_its_own_phase(mode: str) -> None:
     model = Segmented(mode)
     model.load_state_dict(plain.state_dict())
     with warnings.catch_warnings(), set_checkpoint_early_stop(False):
+        # torch 2.6's reentrant checkpoint runs tensor arithmetic of its own the first time
+        # it is used in a process (lazy imports): a real call inside the forward, once
+        model(x).sum().backward()
+        model.zero_grad(set_to_none=True)  # else accumulating into .grad adds one op each
         report = train_step(model, x)
     assert report.phases["forward"] == reference.phases["forward"]
     assert report.phases["recompute"] == report.modules["block"].phases["forward"]
