@@ -53,6 +53,7 @@ from .primitives import (
     NEG,
     POW,
     SIGMOID,
+    SOFTPLUS,
     SQRT,
     SUB,
     TANH,
@@ -419,6 +420,11 @@ ACTIVATION_BACKWARD_OPS = {
     "silu_backward": SIGMOID + SUB + MUL + ADD + MUL + MUL,  # dY·s·(1 + x·(1 − s))
     "hardswish_backward": 2 * COMPARE + DIV + ADD + MUL,  # x<−3: 0; x≤3: dY·(x/3 + ½); dY
     "hardsigmoid_backward": 2 * COMPARE + DIV,  # where(−3 < x < 3, dY/6, 0)
+    # z = exp(βx): where(βx > t, dY, dY·z/(z + 1))
+    "softplus_backward": MUL + COMPARE + EXP + ADD + DIV + MUL,
+    "log_sigmoid_backward": EXP + ADD + DIV,  # dY / (1 + eˣ)
+    # t = tanh(softplus(x)), s = sigmoid(x): dY·(t + x·s·(1 − t²))
+    "mish_backward": SIGMOID + SOFTPLUS + TANH + MUL + SUB + MUL + MUL + ADD + MUL,
 }
 """Ops per element of each activation's gradient (the one argument shape is the output's)."""
 
@@ -619,6 +625,13 @@ def nll_loss_backward_operator(args: tuple[Any, ...], kwargs: dict[str, Any], ou
     if weight is not None:
         ops += targets * MUL
     return Count(ops)
+
+
+@register_operator(*_packets("mse_loss_backward"))
+def mse_loss_backward_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Count:
+    """``mse_loss_backward(grad_output, self, target, reduction)``: ``c·(x − y)·dY`` with
+    c = 2 (or 2/n for the mean, a constant of the shapes): 3 ops per element."""
+    return elementwise(args[1].numel(), SUB + MUL + MUL)
 
 
 # == attention =============================================================================

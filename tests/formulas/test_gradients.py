@@ -613,6 +613,24 @@ def ref_elu(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:  # alpha = 1.
     return torch.where(negative, t.mul(t.mul(t.exp(t.mul(x, 1.0)), 1.5), dy), t.mul(dy, 1.0))
 
 
+def ref_softplus(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:  # β = 1, threshold 20
+    scaled = t.mul(x, 1.0)
+    linear = _select(t, lambda v: v > 20, scaled)
+    z = t.exp(scaled)
+    return torch.where(linear, dy, t.mul(dy, t.div(z, t.add(z, 1.0))))
+
+
+def ref_log_sigmoid(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:
+    return t.div(dy, t.add(1.0, t.exp(x)))
+
+
+def ref_mish(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:
+    s = _sigmoid(t, x)
+    th = _tanh(t, t.log(t.add(1.0, t.exp(x))))
+    slope = t.mul(t.mul(x, s), t.sub(1.0, t.mul(th, th)))
+    return t.mul(dy, t.add(th, slope))
+
+
 ACTIVATIONS: list[tuple[str, Callable[[Tensor], Tensor], Any, Any]] = [
     ("relu", F.relu, ref_threshold, aten.threshold_backward),
     ("relu6", F.relu6, ref_hardtanh, aten.hardtanh_backward),
@@ -625,6 +643,9 @@ ACTIVATIONS: list[tuple[str, Callable[[Tensor], Tensor], Any, Any]] = [
     ("gelu", F.gelu, ref_gelu, aten.gelu_backward),
     ("gelu_tanh", lambda v: F.gelu(v, approximate="tanh"), ref_gelu_tanh, aten.gelu_backward),
     ("elu", lambda v: F.elu(v, alpha=1.5), ref_elu, aten.elu_backward),
+    ("softplus", F.softplus, ref_softplus, aten.softplus_backward),
+    ("logsigmoid", F.logsigmoid, ref_log_sigmoid, aten.log_sigmoid_backward),
+    ("mish", F.mish, ref_mish, aten.mish_backward),
 ]
 
 
@@ -811,6 +832,19 @@ def test_cross_entropy_backward_matches_reference(reduction: str, weighted: bool
     )
     close(priced.grads[0], expected)
     assert priced.total == tally.count
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_loss_backward_matches_reference(reduction: str) -> None:
+    x, target = leaf(3, 4), torch.randn(3, 4, dtype=DOUBLE)
+    y = F.mse_loss(x, target, reduction=reduction)
+    dy = torch.randn_like(y)
+    priced = backward(y, [x], dy)
+    tally = Tally()
+    norm = 2.0 / x.numel() if reduction == "mean" else 2.0  # a constant of the shapes
+    expected = tally.mul(tally.mul(tally.sub(x.detach(), target), norm), dy)
+    close(priced.grads[0], expected, rtol=1e-6)  # torch keeps 2/n in single precision
+    assert priced.total == tally.count == Count(3 * x.numel())
 
 
 # -- attention -----------------------------------------------------------------------------
