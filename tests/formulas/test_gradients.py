@@ -1025,3 +1025,80 @@ def test_backward_counts_the_same_on_the_meta_device() -> None:
         return backward(y, [x, w, lw], torch.ones_like(y)).total
 
     assert run("meta") == run("cpu")
+
+
+# -- the device variants (their kernels need a GPU): same math, same price ----------------------
+def _price(packet: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> Count:
+    formula = flopcount.default_registry().lookup_operator(packet)
+    assert formula is not None, packet
+    return as_count(formula(args, kwargs or {}, None))
+
+
+def test_batch_norm_variants_read_their_own_argument_orders() -> None:
+    b, c, h = 2, 3, 4
+    x, dy = torch.empty(b, c, h, h, device="meta"), torch.empty(b, c, h, h, device="meta")
+    w, stat = torch.empty(c, device="meta"), torch.empty(c, device="meta")
+    empty = torch.empty(0, device="meta")
+    native = _price(
+        aten.native_batch_norm_backward,
+        (dy, x, w, stat, stat, stat, stat, True, 1e-5, [True, True, True]),
+    )
+    assert native == _price(
+        aten.batch_norm_backward, (dy, x, w, stat, stat, stat, stat, True, 1e-5, [True] * 3, empty)
+    )
+    assert native == _price(
+        aten.cudnn_batch_norm_backward, (x, dy, w, stat, stat, stat, stat, 1e-5, empty)
+    )
+    assert native == _price(
+        aten.miopen_batch_norm_backward, (x, dy, w, stat, stat, stat, stat, 1e-5)
+    )
+    running = _price(
+        aten.native_batch_norm_backward,
+        (dy, x, w, stat, stat, None, None, False, 1e-5, [True, True, True]),
+    )
+    assert running == _price(
+        aten.batch_norm_backward,
+        (dy, x, w, stat, stat, empty, empty, False, 1e-5, [True] * 3, empty),
+    )
+    n = b * h * h  # elements per channel
+    train = 2 * n + (n - 1) + (2 * n - 1) + 2 + 1 + 4 * n  # x̂, ΣdY, ΣdY·x̂, /N, k, dX
+    assert native == Count(c * train)
+    assert running == Count(c * (3 + 1 + n + (4 * n - 1) + (n - 1)))  # r, k, dX, dW, dB
+
+
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_sdpa_backward_variants_read_their_own_argument_orders(
+    masked: bool, causal: bool, dropout: float
+) -> None:
+    q, k = torch.empty(2, 4, 5, 8, device="meta"), torch.empty(2, 2, 6, 8, device="meta")
+    v, o = torch.empty(2, 2, 6, 8, device="meta"), torch.empty(2, 4, 5, 8, device="meta")
+    lse, none = torch.empty(2, 4, 5, device="meta"), torch.empty(0, device="meta")
+    bias = torch.empty(5, 6, device="meta") if masked else None
+    expected = _price(
+        aten._scaled_dot_product_flash_attention_for_cpu_backward,
+        (o, q, k, v, o, lse, dropout, causal),
+        {"attn_mask": bias},
+    )
+    efficient = _price(
+        aten._scaled_dot_product_efficient_attention_backward,
+        (o, q, k, v, bias, o, lse, none, none, dropout, [True] * 4, causal),
+    )
+    cudnn = _price(
+        aten._scaled_dot_product_cudnn_attention_backward,
+        (o, q, k, v, o, lse, none, none, bias, none, none, 5, 6, dropout, causal),
+    )
+    assert efficient == cudnn == expected
+    if not masked:  # flash takes no mask
+        flash = _price(
+            aten._scaled_dot_product_flash_attention_backward,
+            (o, q, k, v, o, lse, none, none, 5, 6, dropout, causal, none, none),
+        )
+        assert flash == expected
+    scores = 2 * 4 * 5 * 6
+    plain = _price(
+        aten._scaled_dot_product_flash_attention_for_cpu_backward, (o, q, k, v, o, lse, 0.0, False)
+    )
+    extra = (masked or causal) * scores + (dropout > 0) * 2 * scores  # mask add; 2 mask multiplies
+    assert expected == plain + Count(extra)
