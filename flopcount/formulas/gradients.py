@@ -363,6 +363,41 @@ def native_group_norm_backward_operator(
     )
 
 
+def rms_norm_backward_count(
+    shape: Sequence[int], normalized_ndim: int, weight: bool, output_mask: Sequence[bool]
+) -> Count:
+    """RMSNorm ``y = x·r·γ``, r = 1/√(mean(x²) + eps) saved, over M rows of N.
+
+    Per row: x̂ = x·r, N (input or weight gradient). grad_input ``r·(ĝ − x̂·Σĝx̂/N)`` with
+    ĝ = dY·γ (N with a weight): Σĝ·x̂ 2N − 1, 1 divide, 3N: 5N per row (6N with a weight).
+    grad_weight Σ over rows of dY·x̂: M·N multiplies and (M − 1)·N adds.
+    """
+    want_input, want_weight = output_mask[0], output_mask[1]
+    total = numel(shape)
+    size = numel(shape[len(shape) - normalized_ndim :])
+    if total == 0 or size == 0:
+        return Count(0)
+    rows = total // size
+    ops = total * MUL if want_input or want_weight else 0
+    if want_input:
+        per_row = (size * MUL if weight else 0) + size * MUL + (size - 1) * ADD + DIV
+        ops += rows * (per_row + size * (MUL + SUB + MUL))
+    if want_weight:
+        ops += total * MUL + (rows - 1) * size * ADD
+    return Count(ops)
+
+
+@register_operator(*_packets("_fused_rms_norm_backward"))
+def fused_rms_norm_backward_operator(
+    args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+) -> Count:
+    """``_fused_rms_norm_backward(grad_out, input, normalized_shape, rstd, weight,
+    output_mask)``: see :func:`rms_norm_backward_count`."""
+    return rms_norm_backward_count(
+        tuple(args[1].shape), len(args[2]), args[4] is not None, _mask(args[5], 2)
+    )
+
+
 # == softmax ===============================================================================
 def softmax_backward_count(shape: Sequence[int], dim: int) -> Count:
     """Softmax's gradient ``dX = Y ⊙ (dY − Σ dY ⊙ Y)`` along ``dim``: M·(4N − 1).

@@ -1102,3 +1102,38 @@ def test_sdpa_backward_variants_read_their_own_argument_orders(
     )
     extra = (masked or causal) * scores + (dropout > 0) * 2 * scores  # mask add; 2 mask multiplies
     assert expected == plain + Count(extra)
+
+
+@given(rows=st.integers(1, 4), features=st.integers(1, 5), which=trainable,
+       affine=st.booleans())  # fmt: skip
+def test_fused_rms_norm_backward_matches_reference(
+    rows: int, features: int, which: tuple[bool, bool], affine: bool
+) -> None:
+    """The fused kernel is CUDA-only; its price (on meta tensors) must equal a reference
+    whose gradients match autograd's through the CPU decomposition."""
+    x = leaf(rows, features, grad=which[0])
+    w = leaf(features, grad=which[1]) if affine else None
+    if not x.requires_grad and (w is None or not w.requires_grad):
+        return
+    y = torch.rms_norm(x, [features], w, 1e-6)
+    dy = torch.randn_like(y)
+    inputs = [t for t in (x, w) if t is not None and t.requires_grad]
+    grads = iter(torch.autograd.grad(y, inputs, dy))
+    tally = Tally()
+    xd = x.detach()
+    r = 1 / torch.sqrt(xd.pow(2).mean(-1, keepdim=True) + 1e-6)  # saved by the forward
+    xhat = tally.mul(xd, r)
+    if x.requires_grad:
+        g = dy if w is None else tally.mul(dy, w.detach())
+        b = tally.div(tally.sum(tally.mul(g, xhat), 1).unsqueeze(1), features)
+        close(next(grads), tally.mul(tally.sub(g, tally.mul(xhat, b)), r))
+    if w is not None and w.requires_grad:
+        close(next(grads), tally.sum(tally.mul(dy, xhat), 0))
+    meta = [torch.empty(rows, features, device="meta")] * 2
+    weight = None if w is None else torch.empty(features, device="meta")
+    mask = [x.requires_grad, w is not None and w.requires_grad]
+    rstd = torch.empty(rows, 1, device="meta")
+    count = _price(
+        aten._fused_rms_norm_backward, (*meta[:1], meta[1], [features], rstd, weight, mask)
+    )
+    assert count == tally.count
