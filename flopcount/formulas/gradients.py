@@ -41,6 +41,7 @@ from .._shapes import arg, numel, prod
 from .arithmetic import addc_operator, div_operator, index_add_operator
 from .conv import conv_count, conv_transpose_count
 from .dropout import dropout_count
+from .matmul import product_count, scaled_sum_count
 from .primitives import (
     ABS,
     ADD,
@@ -84,39 +85,20 @@ def _mask(value: Any, size: int = 3) -> tuple[bool, ...]:
 
 
 # == products ==============================================================================
-def product_gradient_count(outputs: int, length: int) -> Count:
-    """``outputs`` dot products of ``length`` terms: ops R·(2K − 1), macs R·K."""
-    return dot_products(outputs, length, bias=False)
-
-
 @register_operator(*_packets("mm", "bmm"))
 def mm_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Count:
     """``mm(a, b)`` (m, k)@(k, n) / ``bmm`` (B, m, k)@(B, k, n): numel(out) dot products of
     k terms. In backward, ``dX = dY·W`` and ``dW = dYᵀ·X`` of a Linear are two of these."""
-    return product_gradient_count(output.numel(), args[0].shape[-1])
-
-
-def _scaled(outputs: int, length: int, beta: Any, alpha: Any) -> Count:
-    """``beta·input + alpha·P`` (see :mod:`.matmul`'s ``add*`` family)."""
-    count = product_gradient_count(outputs, length)
-    if outputs <= 0:
-        return count
-    extra = 0
-    if length > 0 and beta != 0:
-        extra += outputs * ADD
-    if length > 0 and alpha != 1:
-        extra += outputs * MUL
-    if beta not in (0, 1):
-        extra += outputs * MUL
-    return count + Count(extra)
+    return product_count(output.numel(), args[0].shape[-1])
 
 
 @register_operator(*_packets("addmm", "baddbmm"))
 def addmm_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Count:
     """``addmm(input, m1, m2, *, beta, alpha)`` / ``baddbmm``: the product's dot products of
     K = m1.shape[-1] terms, + 1 add per output (unless beta = 0), + 1 multiply per output
-    for alpha ≠ 1 and for beta ∉ {0, 1}."""
-    return _scaled(output.numel(), args[1].shape[-1], kwargs.get("beta", 1), kwargs.get("alpha", 1))
+    for alpha ≠ 1 and for beta ∉ {0, 1} (:func:`~flopcount.formulas.matmul.scaled_sum_count`)."""
+    beta, alpha = kwargs.get("beta", 1), kwargs.get("alpha", 1)
+    return scaled_sum_count(output.numel(), args[1].shape[-1], beta, alpha)
 
 
 # == convolution ===========================================================================
