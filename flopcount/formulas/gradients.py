@@ -41,6 +41,7 @@ from .._shapes import arg, numel, prod
 from .arithmetic import addc_operator, div_operator, index_add_operator
 from .conv import conv_count, conv_transpose_count
 from .dropout import dropout_count
+from .matmul import product_count, scaled_sum_count
 from .primitives import (
     ABS,
     ADD,
@@ -53,6 +54,7 @@ from .primitives import (
     NEG,
     POW,
     SIGMOID,
+    SOFTPLUS,
     SQRT,
     SUB,
     TANH,
@@ -83,39 +85,20 @@ def _mask(value: Any, size: int = 3) -> tuple[bool, ...]:
 
 
 # == products ==============================================================================
-def product_gradient_count(outputs: int, length: int) -> Count:
-    """``outputs`` dot products of ``length`` terms: ops R·(2K − 1), macs R·K."""
-    return dot_products(outputs, length, bias=False)
-
-
 @register_operator(*_packets("mm", "bmm"))
 def mm_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Count:
     """``mm(a, b)`` (m, k)@(k, n) / ``bmm`` (B, m, k)@(B, k, n): numel(out) dot products of
     k terms. In backward, ``dX = dY·W`` and ``dW = dYᵀ·X`` of a Linear are two of these."""
-    return product_gradient_count(output.numel(), args[0].shape[-1])
-
-
-def _scaled(outputs: int, length: int, beta: Any, alpha: Any) -> Count:
-    """``beta·input + alpha·P`` (see :mod:`.matmul`'s ``add*`` family)."""
-    count = product_gradient_count(outputs, length)
-    if outputs <= 0:
-        return count
-    extra = 0
-    if length > 0 and beta != 0:
-        extra += outputs * ADD
-    if length > 0 and alpha != 1:
-        extra += outputs * MUL
-    if beta not in (0, 1):
-        extra += outputs * MUL
-    return count + Count(extra)
+    return product_count(output.numel(), args[0].shape[-1])
 
 
 @register_operator(*_packets("addmm", "baddbmm"))
 def addmm_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Count:
     """``addmm(input, m1, m2, *, beta, alpha)`` / ``baddbmm``: the product's dot products of
     K = m1.shape[-1] terms, + 1 add per output (unless beta = 0), + 1 multiply per output
-    for alpha ≠ 1 and for beta ∉ {0, 1}."""
-    return _scaled(output.numel(), args[1].shape[-1], kwargs.get("beta", 1), kwargs.get("alpha", 1))
+    for alpha ≠ 1 and for beta ∉ {0, 1} (:func:`~flopcount.formulas.matmul.scaled_sum_count`)."""
+    beta, alpha = kwargs.get("beta", 1), kwargs.get("alpha", 1)
+    return scaled_sum_count(output.numel(), args[1].shape[-1], beta, alpha)
 
 
 # == convolution ===========================================================================
@@ -362,6 +345,41 @@ def native_group_norm_backward_operator(
     )
 
 
+def rms_norm_backward_count(
+    shape: Sequence[int], normalized_ndim: int, weight: bool, output_mask: Sequence[bool]
+) -> Count:
+    """RMSNorm ``y = x·r·γ``, r = 1/√(mean(x²) + eps) saved, over M rows of N.
+
+    Per row: x̂ = x·r, N (input or weight gradient). grad_input ``r·(ĝ − x̂·Σĝx̂/N)`` with
+    ĝ = dY·γ (N with a weight): Σĝ·x̂ 2N − 1, 1 divide, 3N: 5N per row (6N with a weight).
+    grad_weight Σ over rows of dY·x̂: M·N multiplies and (M − 1)·N adds.
+    """
+    want_input, want_weight = output_mask[0], output_mask[1]
+    total = numel(shape)
+    size = numel(shape[len(shape) - normalized_ndim :])
+    if total == 0 or size == 0:
+        return Count(0)
+    rows = total // size
+    ops = total * MUL if want_input or want_weight else 0
+    if want_input:
+        per_row = (size * MUL if weight else 0) + size * MUL + (size - 1) * ADD + DIV
+        ops += rows * (per_row + size * (MUL + SUB + MUL))
+    if want_weight:
+        ops += total * MUL + (rows - 1) * size * ADD
+    return Count(ops)
+
+
+@register_operator(*_packets("_fused_rms_norm_backward"))
+def fused_rms_norm_backward_operator(
+    args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+) -> Count:
+    """``_fused_rms_norm_backward(grad_out, input, normalized_shape, rstd, weight,
+    output_mask)``: see :func:`rms_norm_backward_count`."""
+    return rms_norm_backward_count(
+        tuple(args[1].shape), len(args[2]), args[4] is not None, _mask(args[5], 2)
+    )
+
+
 # == softmax ===============================================================================
 def softmax_backward_count(shape: Sequence[int], dim: int) -> Count:
     """Softmax's gradient ``dX = Y ⊙ (dY − Σ dY ⊙ Y)`` along ``dim``: M·(4N − 1).
@@ -419,6 +437,11 @@ ACTIVATION_BACKWARD_OPS = {
     "silu_backward": SIGMOID + SUB + MUL + ADD + MUL + MUL,  # dY·s·(1 + x·(1 − s))
     "hardswish_backward": 2 * COMPARE + DIV + ADD + MUL,  # x<−3: 0; x≤3: dY·(x/3 + ½); dY
     "hardsigmoid_backward": 2 * COMPARE + DIV,  # where(−3 < x < 3, dY/6, 0)
+    # z = exp(βx): where(βx > t, dY, dY·z/(z + 1))
+    "softplus_backward": MUL + COMPARE + EXP + ADD + DIV + MUL,
+    "log_sigmoid_backward": EXP + ADD + DIV,  # dY / (1 + eˣ)
+    # t = tanh(softplus(x)), s = sigmoid(x): dY·(t + x·s·(1 − t²))
+    "mish_backward": SIGMOID + SOFTPLUS + TANH + MUL + SUB + MUL + MUL + ADD + MUL,
 }
 """Ops per element of each activation's gradient (the one argument shape is the output's)."""
 
@@ -619,6 +642,13 @@ def nll_loss_backward_operator(args: tuple[Any, ...], kwargs: dict[str, Any], ou
     if weight is not None:
         ops += targets * MUL
     return Count(ops)
+
+
+@register_operator(*_packets("mse_loss_backward"))
+def mse_loss_backward_operator(args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Count:
+    """``mse_loss_backward(grad_output, self, target, reduction)``: ``c·(x − y)·dY`` with
+    c = 2 (or 2/n for the mean, a constant of the shapes): 3 ops per element."""
+    return elementwise(args[1].numel(), SUB + MUL + MUL)
 
 
 # == attention =============================================================================

@@ -613,6 +613,24 @@ def ref_elu(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:  # alpha = 1.
     return torch.where(negative, t.mul(t.mul(t.exp(t.mul(x, 1.0)), 1.5), dy), t.mul(dy, 1.0))
 
 
+def ref_softplus(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:  # β = 1, threshold 20
+    scaled = t.mul(x, 1.0)
+    linear = _select(t, lambda v: v > 20, scaled)
+    z = t.exp(scaled)
+    return torch.where(linear, dy, t.mul(dy, t.div(z, t.add(z, 1.0))))
+
+
+def ref_log_sigmoid(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:
+    return t.div(dy, t.add(1.0, t.exp(x)))
+
+
+def ref_mish(t: Tally, x: Tensor, y: Tensor, dy: Tensor) -> Tensor:
+    s = _sigmoid(t, x)
+    th = _tanh(t, t.log(t.add(1.0, t.exp(x))))
+    slope = t.mul(t.mul(x, s), t.sub(1.0, t.mul(th, th)))
+    return t.mul(dy, t.add(th, slope))
+
+
 ACTIVATIONS: list[tuple[str, Callable[[Tensor], Tensor], Any, Any]] = [
     ("relu", F.relu, ref_threshold, aten.threshold_backward),
     ("relu6", F.relu6, ref_hardtanh, aten.hardtanh_backward),
@@ -625,6 +643,9 @@ ACTIVATIONS: list[tuple[str, Callable[[Tensor], Tensor], Any, Any]] = [
     ("gelu", F.gelu, ref_gelu, aten.gelu_backward),
     ("gelu_tanh", lambda v: F.gelu(v, approximate="tanh"), ref_gelu_tanh, aten.gelu_backward),
     ("elu", lambda v: F.elu(v, alpha=1.5), ref_elu, aten.elu_backward),
+    ("softplus", F.softplus, ref_softplus, aten.softplus_backward),
+    ("logsigmoid", F.logsigmoid, ref_log_sigmoid, aten.log_sigmoid_backward),
+    ("mish", F.mish, ref_mish, aten.mish_backward),
 ]
 
 
@@ -813,6 +834,19 @@ def test_cross_entropy_backward_matches_reference(reduction: str, weighted: bool
     assert priced.total == tally.count
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_loss_backward_matches_reference(reduction: str) -> None:
+    x, target = leaf(3, 4), torch.randn(3, 4, dtype=DOUBLE)
+    y = F.mse_loss(x, target, reduction=reduction)
+    dy = torch.randn_like(y)
+    priced = backward(y, [x], dy)
+    tally = Tally()
+    norm = 2.0 / x.numel() if reduction == "mean" else 2.0  # a constant of the shapes
+    expected = tally.mul(tally.mul(tally.sub(x.detach(), target), norm), dy)
+    close(priced.grads[0], expected, rtol=1e-6)  # torch keeps 2/n in single precision
+    assert priced.total == tally.count == Count(3 * x.numel())
+
+
 # -- attention -----------------------------------------------------------------------------
 def reference_attention_backward(
     tally: Tally, q: Tensor, k: Tensor, v: Tensor, do: Tensor, mask: Tensor | None
@@ -991,3 +1025,115 @@ def test_backward_counts_the_same_on_the_meta_device() -> None:
         return backward(y, [x, w, lw], torch.ones_like(y)).total
 
     assert run("meta") == run("cpu")
+
+
+# -- the device variants (their kernels need a GPU): same math, same price ----------------------
+def _price(packet: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> Count:
+    formula = flopcount.default_registry().lookup_operator(packet)
+    assert formula is not None, packet
+    return as_count(formula(args, kwargs or {}, None))
+
+
+def test_batch_norm_variants_read_their_own_argument_orders() -> None:
+    b, c, h = 2, 3, 4
+    x, dy = torch.empty(b, c, h, h, device="meta"), torch.empty(b, c, h, h, device="meta")
+    w, stat = torch.empty(c, device="meta"), torch.empty(c, device="meta")
+    empty = torch.empty(0, device="meta")
+    native = _price(
+        aten.native_batch_norm_backward,
+        (dy, x, w, stat, stat, stat, stat, True, 1e-5, [True, True, True]),
+    )
+    assert native == _price(
+        aten.batch_norm_backward, (dy, x, w, stat, stat, stat, stat, True, 1e-5, [True] * 3, empty)
+    )
+    assert native == _price(
+        aten.cudnn_batch_norm_backward, (x, dy, w, stat, stat, stat, stat, 1e-5, empty)
+    )
+    assert native == _price(
+        aten.miopen_batch_norm_backward, (x, dy, w, stat, stat, stat, stat, 1e-5)
+    )
+    running = _price(
+        aten.native_batch_norm_backward,
+        (dy, x, w, stat, stat, None, None, False, 1e-5, [True, True, True]),
+    )
+    assert running == _price(
+        aten.batch_norm_backward,
+        (dy, x, w, stat, stat, empty, empty, False, 1e-5, [True] * 3, empty),
+    )
+    n = b * h * h  # elements per channel
+    train = 2 * n + (n - 1) + (2 * n - 1) + 2 + 1 + 4 * n  # x̂, ΣdY, ΣdY·x̂, /N, k, dX
+    assert native == Count(c * train)
+    assert running == Count(c * (3 + 1 + n + (4 * n - 1) + (n - 1)))  # r, k, dX, dW, dB
+
+
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dropout", [0.0, 0.1])
+def test_sdpa_backward_variants_read_their_own_argument_orders(
+    masked: bool, causal: bool, dropout: float
+) -> None:
+    q, k = torch.empty(2, 4, 5, 8, device="meta"), torch.empty(2, 2, 6, 8, device="meta")
+    v, o = torch.empty(2, 2, 6, 8, device="meta"), torch.empty(2, 4, 5, 8, device="meta")
+    lse, none = torch.empty(2, 4, 5, device="meta"), torch.empty(0, device="meta")
+    bias = torch.empty(5, 6, device="meta") if masked else None
+    expected = _price(
+        aten._scaled_dot_product_flash_attention_for_cpu_backward,
+        (o, q, k, v, o, lse, dropout, causal),
+        {"attn_mask": bias},
+    )
+    efficient = _price(
+        aten._scaled_dot_product_efficient_attention_backward,
+        (o, q, k, v, bias, o, lse, none, none, dropout, [True] * 4, causal),
+    )
+    cudnn = _price(
+        aten._scaled_dot_product_cudnn_attention_backward,
+        (o, q, k, v, o, lse, none, none, bias, none, none, 5, 6, dropout, causal),
+    )
+    assert efficient == cudnn == expected
+    if not masked:  # flash takes no mask
+        flash = _price(
+            aten._scaled_dot_product_flash_attention_backward,
+            (o, q, k, v, o, lse, none, none, 5, 6, dropout, causal, none, none),
+        )
+        assert flash == expected
+    scores = 2 * 4 * 5 * 6
+    plain = _price(
+        aten._scaled_dot_product_flash_attention_for_cpu_backward, (o, q, k, v, o, lse, 0.0, False)
+    )
+    extra = (masked or causal) * scores + (dropout > 0) * 2 * scores  # mask add; 2 mask multiplies
+    assert expected == plain + Count(extra)
+
+
+@given(rows=st.integers(1, 4), features=st.integers(1, 5), which=trainable,
+       affine=st.booleans())  # fmt: skip
+def test_fused_rms_norm_backward_matches_reference(
+    rows: int, features: int, which: tuple[bool, bool], affine: bool
+) -> None:
+    """The fused kernel is CUDA-only; its price (on meta tensors) must equal a reference
+    whose gradients match autograd's through the CPU decomposition."""
+    x = leaf(rows, features, grad=which[0])
+    w = leaf(features, grad=which[1]) if affine else None
+    if not x.requires_grad and (w is None or not w.requires_grad):
+        return
+    y = torch.rms_norm(x, [features], w, 1e-6)
+    dy = torch.randn_like(y)
+    inputs = [t for t in (x, w) if t is not None and t.requires_grad]
+    grads = iter(torch.autograd.grad(y, inputs, dy))
+    tally = Tally()
+    xd = x.detach()
+    r = 1 / torch.sqrt(xd.pow(2).mean(-1, keepdim=True) + 1e-6)  # saved by the forward
+    xhat = tally.mul(xd, r)
+    if x.requires_grad:
+        g = dy if w is None else tally.mul(dy, w.detach())
+        b = tally.div(tally.sum(tally.mul(g, xhat), 1).unsqueeze(1), features)
+        close(next(grads), tally.mul(tally.sub(g, tally.mul(xhat, b)), r))
+    if w is not None and w.requires_grad:
+        close(next(grads), tally.sum(tally.mul(dy, xhat), 0))
+    meta = [torch.empty(rows, features, device="meta")] * 2
+    weight = None if w is None else torch.empty(features, device="meta")
+    mask = [x.requires_grad, w is not None and w.requires_grad]
+    rstd = torch.empty(rows, 1, device="meta")
+    count = _price(
+        aten._fused_rms_norm_backward, (*meta[:1], meta[1], [features], rstd, weight, mask)
+    )
+    assert count == tally.count
