@@ -133,7 +133,7 @@ def test_attention_backward_macs_equal_torch_counter_plus_what_it_misses_on_cpu(
     # kernel recomputes QKᵀ and computes dV, dP, dQ, dK: five products of B·H·T·T·(width / H)
     from torch.utils.flop_counter import flop_registry
 
-    cpu_kernel = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu_backward")
+    cpu_kernel = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
     missed = cpu_kernel.default not in flop_registry and cpu_kernel not in flop_registry
     attention = 5 * batch * heads * tokens * tokens * (width // heads) if missed else 0
     report = train_step(model, x)
