@@ -48,7 +48,11 @@ def test_every_optional_name_is_looked_up_through_compat() -> None:
         assert name in names
 
 
-@pytest.mark.parametrize("path", _compat.optional_names())
+# ``torch.ops.aten.<name>`` resolves lazily (deleting it only drops a cache), so absent
+# ATen operators cannot be simulated here; torch 2.6 in the CI matrix lacks some for real.
+@pytest.mark.parametrize(
+    "path", [path for path in _compat.optional_names() if not path.startswith("torch.ops.")]
+)
 def test_flopcount_imports_and_counts_without_each_optional_name(path: str) -> None:
     done = subprocess.run(
         [sys.executable, "-c", FRESH_IMPORT, path],

@@ -35,6 +35,7 @@ from typing import Any
 
 import torch
 
+from .._compat import optional
 from .._count import Count
 from .._registry import register_operator, zero_cost
 from .._shapes import arg, numel, prod
@@ -73,8 +74,10 @@ aten = torch.ops.aten
 
 
 def _packets(*names: str) -> list[Any]:
-    """The overload packets ``torch.ops.aten.<name>`` this torch has (absent ones skipped)."""
-    return [getattr(aten, name) for name in names if hasattr(aten, name)]
+    """The overload packets ``torch.ops.aten.<name>``; one this torch lacks is an
+    :class:`~flopcount._compat.Absent` marker, which registration skips (and
+    ``flopcount._compat.missing()`` lists)."""
+    return [optional(f"torch.ops.aten.{name}") for name in names]
 
 
 def _mask(value: Any, size: int = 3) -> tuple[bool, ...]:
