@@ -92,7 +92,7 @@ def icicle(report: Report) -> str:
         text = _label(f"{leaf} {row.type}", width)
         blocks.append(
             f'<g><title>{escape(tip)}</title><rect x="{x:.2f}" y="{y}" width="{width:.2f}" '
-            f'height="{ICICLE_ROW - 1}" fill="{colour}"/>'
+            f'height="{ICICLE_ROW - 1}" fill="{colour}" stroke="#fff" stroke-width="0.5"/>'
             + (f'<text x="{x + 3:.2f}" y="{y + 15}">{escape(text)}</text>' if text else "")
             + "</g>"
         )
