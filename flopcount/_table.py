@@ -145,22 +145,25 @@ def table_lines(
     modules = report.modules
     signature = _signatures(modules) if collapse else None
     lines: list[Line] = []
-
-    def visit(names: list[str], parent: str, parent_path: str, repeats: int) -> None:
-        for run in _runs(names, parent, signature):
-            first = modules[run[0]]
-            if max_depth is not None and first.depth > max_depth:
-                continue
-            leaf = _relative(run[0], parent)
-            if len(run) > 1:
-                leaf += _RANGE + _relative(run[-1], parent)
-            path = f"{parent_path}.{leaf}" if parent_path else leaf
-            line = Line(first, path, leaf, len(run), repeats * len(run))
-            lines.append(line)
-            children = [child for child in first.children if child in modules]
-            visit(children, first.name, path, line.repeats)
-
-    visit(_roots(modules), "", "", 1)
+    # pre-order without recursion (a model may nest deeper than Python's stack allows):
+    # each pending run of siblings with its parent's name, path and repeats
+    pending = [(run, "", "", 1) for run in reversed(_runs(_roots(modules), "", signature))]
+    while pending:
+        run, parent, parent_path, repeats = pending.pop()
+        first = modules[run[0]]
+        if max_depth is not None and first.depth > max_depth:
+            continue
+        leaf = _relative(run[0], parent)
+        if len(run) > 1:
+            leaf += _RANGE + _relative(run[-1], parent)
+        path = f"{parent_path}.{leaf}" if parent_path else leaf
+        line = Line(first, path, leaf, len(run), repeats * len(run))
+        lines.append(line)
+        children = [child for child in first.children if child in modules]
+        pending.extend(
+            (child_run, first.name, path, line.repeats)
+            for child_run in reversed(_runs(children, first.name, signature))
+        )
     if sort is not None:
         lines.sort(key=lambda line: -line.count(SORTS[sort]))  # stable: ties in tree order
     return lines if top is None else lines[:top]
