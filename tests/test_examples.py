@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -24,6 +25,15 @@ def test_quickstart_prints_a_table() -> None:
     out = run("examples/quickstart.py")
     assert out.splitlines()[0].split()[:2] == ["module", "type"]
     assert "Conv2d" in out and "Softmax" in out and "not counted" not in out
+
+
+def test_generation_steps_example_matches_the_readme() -> None:
+    out = run("examples/generation_steps.py")
+    readme = (ROOT / "README.md").read_text()
+    assert out in readme  # the README shows this run's output, unedited
+    macs = [int(line.split()[-2].replace(",", "")) for line in out.splitlines()[1:-1]]
+    width = 64
+    assert [b - a for a, b in itertools.pairwise(macs)] == [2 * width] * (len(macs) - 1)
 
 
 def test_custom_formula_example() -> None:
@@ -61,7 +71,13 @@ def test_readme_snippet_runs(index: int) -> None:
 def readme_outputs() -> list[tuple[str, str]]:
     """Each ``python`` snippet followed directly by a plain code block: what it prints."""
     text = (ROOT / "README.md").read_text()
-    return re.findall(r"```python\n(.*?)```\s*```\n(.*?)```", text, flags=re.S)
+    # fenced blocks in order, with what lies between each and the one before it
+    blocks = re.findall(r"(.*?)```(\w*)\n(.*?)```", text, flags=re.S)
+    return [
+        (code, output)
+        for (_, language, code), (between, plain, output) in itertools.pairwise(blocks)
+        if language == "python" and plain == "" and not between.strip()
+    ]
 
 
 def test_readme_has_output_blocks() -> None:
