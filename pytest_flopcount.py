@@ -7,6 +7,10 @@ import time: torch and flopcount are imported only when a test uses ``flop_count
     def test_encoder_cost(flop_counter):
         with flop_counter(model):
             model(x)
+
+Under pytest-xdist each worker compares against the baseline file as it was when the run
+started and sends what it recorded (and the tests it collected) to the controller through
+``workeroutput``; the controller alone writes the file, once, when the session ends.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import pytest
 
 MARKER = "flop_budget"
 _BUDGET_KEYS = ("max_ops", "max_macs", "modules", "phase")
+_WORKER_KEY = "flopcount_baseline"
+"""Where an xdist worker leaves its findings in ``workeroutput`` for the controller."""
 _reports_key = pytest.StashKey[list]()
 _baseline_key = pytest.StashKey["Baseline"]()
 
@@ -99,6 +105,8 @@ class Baseline:
                     f"--flop-baseline {path} is not valid JSON: {error}"
                 ) from error
         self.seen: dict[str, dict[str, int]] = {}
+        self.incomplete = False
+        """An xdist worker went down without its findings: what was collected is unknown."""
 
     def compare(self, nodeid: str, counts: dict[str, int]) -> None:
         __tracebackhide__ = True  # the drift message is what a reader needs first
@@ -125,9 +133,19 @@ class Baseline:
                 f"(tolerance {self.tolerance:.2%}):\n" + "\n".join(drifted)
             )
 
+    # -- what a run leaves behind ---------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """This process's findings, JSON-ready: what an xdist worker sends the controller."""
+        return {"seen": self.seen, "collected": sorted(self.collected)}
+
+    def merge(self, state: dict[str, Any]) -> None:
+        """Add a worker's findings to this (the controller's) baseline."""
+        self.seen.update(state.get("seen", {}))
+        self.collected.update(state.get("collected", ()))
+
     def write(self) -> None:
         recorded = self.recorded
-        if self.prune:
+        if self.prune and not self.incomplete:
             recorded = {k: v for k, v in recorded.items() if k in self.collected}
         merged = {**recorded, **(self.seen if self.update else {})}
         text = json.dumps(dict(sorted(merged.items())), indent=2, sort_keys=True) + "\n"
@@ -197,7 +215,27 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         baseline.collected = {item.nodeid for item in session.items}
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist, on the controller: a worker finished; take what it recorded."""
+    baseline = node.config.stash.get(_baseline_key, None)
+    state = getattr(node, "workeroutput", {}).get(_WORKER_KEY)
+    if baseline is None:
+        return
+    if state is None:
+        baseline.incomplete = True  # a crashed worker: prune nothing rather than too much
+    else:
+        baseline.merge(state)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    baseline = session.config.stash.get(_baseline_key, None)
-    if baseline is not None and (baseline.update or baseline.prune):
+    config = session.config
+    baseline = config.stash.get(_baseline_key, None)
+    if baseline is None:
+        return
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller writes the file
+        workeroutput[_WORKER_KEY] = baseline.state()
+        return
+    if baseline.update or baseline.prune:
         baseline.write()

@@ -247,13 +247,28 @@ class Report:
         names: str = "tree",
         sort: str | None = None,
         top: int | None = None,
+        collapse: bool = False,
     ) -> str:
         """Per-module table with a total row: an indented tree, or ``names="qualified"`` for
         names a budget can use (``layer2.0.conv1``); ``sort="ops"`` (or ``"macs"``) lists
-        modules by their own work, heaviest first, and ``top=20`` keeps the first 20."""
+        modules by their own work, heaviest first, and ``top=20`` keeps the first 20.
+
+        ``collapse=True`` folds consecutive siblings ``k, k+1, ...`` of the same type, input
+        shapes, counts and submodules into one row, ``layers.0–31 ×32``: its counts are the
+        sums over the 32, the ``ops each``/``MACs each`` columns one block's, and the rows
+        under it are the first block's submodules summed likewise. Folding happens in the
+        tree; ``sort`` then orders the folded rows by their summed own work, ``max_depth``
+        and ``top`` limit them. A legend line under the table explains ``×N`` and ``—``
+        (a module never called itself, such as a ModuleList)."""
         self._require_filled()
         return _table.render_table(
-            self, max_depth=max_depth, tablefmt=tablefmt, names=names, sort=sort, top=top
+            self,
+            max_depth=max_depth,
+            tablefmt=tablefmt,
+            names=names,
+            sort=sort,
+            top=top,
+            collapse=collapse,
         )
 
     def check(
@@ -289,9 +304,11 @@ class Report:
         """A pandas DataFrame indexed by module name (needs pandas)."""
         return _export.to_dataframe(self)
 
-    def to_html(self, title: str = "flopcount report") -> str:
-        """A self-contained HTML page: table plus bar charts of where the ops go."""
-        return _html.to_html(self, title=title)
+    def to_html(self, title: str = "flopcount report", *, collapse: bool = False) -> str:
+        """A self-contained HTML page: an icicle of the module tree (inline SVG, widths are
+        inclusive ops), bar charts of where the ops go, and the table (``collapse`` as in
+        :meth:`table`)."""
+        return _html.to_html(self, title=title, collapse=collapse)
 
     def diff(self, other: Report) -> _diff.ReportDiff:
         """Per-module changes from this report to ``other``; ``str()`` of it is a table."""

@@ -1,7 +1,15 @@
-"""The per-module table. The only file that imports tabulate; rendering is pure."""
+"""The per-module table. The only file that imports tabulate; rendering is pure.
+
+:func:`table_lines` decides the rows (the HTML table reads them too): one per module in
+tree order; with ``collapse=True`` one per run of identical consecutive siblings
+(``layers.0–31 ×32``); with ``sort`` the heaviest first. :func:`render_table` turns them into
+text, with one legend line for each notation the table uses.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tabulate import tabulate, tabulate_formats
@@ -11,78 +19,236 @@ from ._units import human, percent
 if TYPE_CHECKING:
     from ._report import ModuleStats, Report
 
-HEADERS = ("module", "type", "calls", "input shape", "ops", "self ops", "MACs", "share")
-NUMERIC = (2, 4, 5, 6, 7)  # right-aligned columns
 NAMES = ("tree", "qualified")
 SORTS = {"ops": "self_ops", "macs": "self_macs"}
 """``table(sort=...)`` keys: the heaviest modules by their own (self) work."""
+NOT_CALLED = "—"
+LEGEND_NOT_CALLED = (
+    f"{NOT_CALLED}: not called itself: a container such as ModuleList, whose children are "
+    "called directly (its row sums theirs), or a part its parent's formula counts "
+    "(MultiheadAttention's out_proj)"
+)
+LEGEND_FOLDED = (
+    "×N: N consecutive siblings alike in type, input shapes, counts and submodules, in one "
+    "row; it and the rows under it show sums over the N, 'ops each' and 'MACs each' one of them"
+)
+_ROOT = "(root)"
 _MAX_SHAPES = 2
+_RANGE = "–"  # en dash: layers.0–31
 
 
-def _name_cell(row: ModuleStats, names: str) -> str:
-    if names == "qualified":
-        return row.name or "(root)"
-    leaf = row.name.rsplit(".", 1)[-1] if row.name else "(root)"
-    return "  " * row.depth + leaf
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One row of the table: a module, or ``fold`` > 1 consecutive identical siblings.
+
+    ``repeats`` is how many modules the line stands for: its ``fold`` times the folds of
+    the lines above it. Its counts are ``repeats`` times those of ``row``, the first module.
+    """
+
+    row: ModuleStats
+    path: str
+    """Qualified name, folded ranges included (``layers.0–31.attn``); ``""`` is the root."""
+    leaf: str
+    """The last part of ``path`` (``0–31``, ``attn``)."""
+    fold: int = 1
+    repeats: int = 1
+
+    def label(self, names: str) -> str:
+        suffix = f" ×{self.fold}" if self.fold > 1 else ""
+        if names == "qualified":
+            return (self.path or _ROOT) + suffix
+        return "  " * self.row.depth + (self.leaf or _ROOT) + suffix
+
+    def count(self, field: str) -> int:
+        """``"ops"``, ``"self_ops"``, ``"macs"``, ``"self_macs"`` or ``"calls"``, summed over
+        the modules the line stands for."""
+        return int(getattr(self.row, field)) * self.repeats
+
+
+def _relative(name: str, parent: str) -> str:
+    return name[len(parent) + 1 :] if parent else name
+
+
+def _roots(modules: Mapping[str, ModuleStats]) -> list[str]:
+    """The rows no row lists as a child: the root (and, in a hand-made report, any other)."""
+    inner = {child for row in modules.values() for child in row.children}
+    return [name for name in modules if name not in inner]
+
+
+def _signatures(modules: Mapping[str, ModuleStats]) -> dict[str, int]:
+    """A number per module, equal for two modules exactly when they have the same type,
+    input shapes, calls and counts, and submodules of the same names, recursively alike."""
+    order: list[str] = []
+    stack = _roots(modules)[::-1]
+    seen: set[str] = set()
+    while stack:  # pre-order without recursion: children are numbered before parents
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        order.append(name)
+        stack.extend(child for child in modules[name].children if child in modules)
+    numbers: dict[Hashable, int] = {}
+    signature: dict[str, int] = {}
+    for name in reversed(order):
+        row = modules[name]
+        key = (
+            row.type,
+            row.input_shapes,
+            row.calls,
+            row.ops,
+            row.macs,
+            row.self_ops,
+            row.self_macs,
+            row.has_formula,
+            tuple(
+                (_relative(child, name), signature[child])
+                for child in row.children
+                if child in signature
+            ),
+        )
+        signature[name] = numbers.setdefault(key, len(numbers))
+    return signature
+
+
+def _runs(children: list[str], parent: str, signature: Mapping[str, int] | None) -> list[list[str]]:
+    """Consecutive siblings that fold: indexed ``k, k+1, ...`` and alike (one-element runs
+    for everything else, and for all when ``signature`` is None)."""
+    runs: list[list[str]] = []
+    for child in children:
+        if signature is not None and runs:
+            last = runs[-1][-1]
+            index, previous = _relative(child, parent), _relative(last, parent)
+            if (
+                index.isdigit()
+                and previous.isdigit()
+                and int(index) == int(previous) + 1
+                and signature[child] == signature[last]
+            ):
+                runs[-1].append(child)
+                continue
+        runs.append([child])
+    return runs
+
+
+def table_lines(
+    report: Report,
+    max_depth: int | None = None,
+    *,
+    sort: str | None = None,
+    top: int | None = None,
+    collapse: bool = False,
+) -> list[Line]:
+    """The table's rows: modules in tree order down to ``max_depth``; with ``collapse``
+    consecutive identical siblings as one line; with ``sort`` ordered by their own work
+    (summed over a folded line), heaviest first; ``top`` keeps the first lines."""
+    modules = report.modules
+    signature = _signatures(modules) if collapse else None
+    lines: list[Line] = []
+    # pre-order without recursion (a model may nest deeper than Python's stack allows):
+    # each pending run of siblings with its parent's name, path and repeats
+    pending = [(run, "", "", 1) for run in reversed(_runs(_roots(modules), "", signature))]
+    while pending:
+        run, parent, parent_path, repeats = pending.pop()
+        first = modules[run[0]]
+        if max_depth is not None and first.depth > max_depth:
+            continue
+        leaf = _relative(run[0], parent)
+        if len(run) > 1:
+            leaf += _RANGE + _relative(run[-1], parent)
+        path = f"{parent_path}.{leaf}" if parent_path else leaf
+        line = Line(first, path, leaf, len(run), repeats * len(run))
+        lines.append(line)
+        children = [child for child in first.children if child in modules]
+        pending.extend(
+            (child_run, first.name, path, line.repeats)
+            for child_run in reversed(_runs(children, first.name, signature))
+        )
+    if sort is not None:
+        lines.sort(key=lambda line: -line.count(SORTS[sort]))  # stable: ties in tree order
+    return lines if top is None else lines[:top]
 
 
 def _shape_cell(row: ModuleStats) -> str:
+    if row.calls == 0:
+        return NOT_CALLED
     shapes = ["×".join(map(str, shape)) or "scalar" for shape in row.input_shapes[:_MAX_SHAPES]]
     if len(row.input_shapes) > _MAX_SHAPES:
         shapes.append("…")
     return ", ".join(shapes)
 
 
-def table_rows(
+@dataclass(frozen=True, slots=True)
+class Table:
+    """What a table shows: headers, cells, which columns are numbers, and legend lines."""
+
+    headers: tuple[str, ...]
+    rows: list[list[str]]
+    numeric: frozenset[int]
+    legend: tuple[str, ...]
+
+
+def table_columns(
     report: Report,
-    max_depth: int | None,
+    max_depth: int | None = None,
     *,
     names: str = "tree",
     sort: str | None = None,
     top: int | None = None,
-) -> list[list[str]]:
-    """Rows in tree order (``names="tree"`` indents leaf names), or, with ``sort``, the
-    modules by their own work, heaviest first, under qualified names; ``top`` keeps the first
-    rows. The total row closes every table."""
-    total = report.total
-    selected = [
-        row for row in report.modules.values() if max_depth is None or row.depth <= max_depth
-    ]
+    collapse: bool = False,
+) -> Table:
+    """The cells of the per-module table (the text table's and the HTML table's).
+
+    Columns: module, type, calls, input shape, ops, self ops, MACs, share; when a line is
+    folded, ``ops each`` and ``MACs each`` (one of the folded modules) follow ``MACs``.
+    ``sort`` names rows by qualified name (an indented tree means nothing out of order).
+    The last row is the report's total."""
+    lines = table_lines(report, max_depth, sort=sort, top=top, collapse=collapse)
     if sort is not None:
-        key = SORTS[sort]
-        selected.sort(key=lambda row: -getattr(row, key))
         names = "qualified"
-    if top is not None:
-        selected = selected[:top]
-    rows = [
-        [
-            _name_cell(row, names),
-            row.type,
-            str(row.calls),
-            _shape_cell(row),
-            human(row.ops),
-            human(row.self_ops),
-            human(row.macs),
-            percent(row.ops, total),
+    total = report.total
+    folded = any(line.repeats > 1 for line in lines)
+    rows = []
+    for line in lines:
+        cells = [
+            line.label(names),
+            line.row.type,
+            str(line.count("calls")) if line.row.calls else NOT_CALLED,
+            _shape_cell(line.row),
+            human(line.count("ops")),
+            human(line.count("self_ops")),
+            human(line.count("macs")),
         ]
-        for row in selected
-    ]
-    rows.append(["total", "", "", "", human(total), "", human(report.macs), percent(total, total)])
-    return rows
+        if folded:
+            many = line.repeats > 1
+            cells += [human(line.row.ops) if many else "", human(line.row.macs) if many else ""]
+        rows.append([*cells, percent(line.count("ops"), total)])
+    headers: tuple[str, ...] = ("module", "type", "calls", "input shape", "ops", "self ops", "MACs")
+    headers += (*(("ops each", "MACs each") if folded else ()), "share")
+    total_row = ["total", "", "", "", human(total), "", human(report.macs)]
+    total_row += ["", ""] if folded else []
+    rows.append([*total_row, percent(total, total)])
+    legend: tuple[str, ...] = (LEGEND_FOLDED,) if folded else ()
+    legend += (LEGEND_NOT_CALLED,) if any(line.row.calls == 0 for line in lines) else ()
+    numeric = frozenset(
+        i for i, h in enumerate(headers) if h not in ("module", "type", "input shape")
+    )
+    return Table(headers, rows, numeric, legend)
 
 
 FORMATS: tuple[str, ...] = tuple(sorted(tabulate_formats))
 
 
-def render_table(
-    report: Report,
+def check_table_options(
     *,
-    max_depth: int | None = None,
-    tablefmt: str = "simple",
-    names: str = "tree",
-    sort: str | None = None,
-    top: int | None = None,
-) -> str:
+    max_depth: object,
+    tablefmt: object,
+    names: object,
+    sort: object,
+    top: object,
+    collapse: object,
+) -> None:
+    """Raise a ValueError (TypeError for ``collapse``) naming a bad option of ``table()``."""
     if not isinstance(tablefmt, str) or tablefmt not in FORMATS:
         raise ValueError(
             f"tablefmt must be one of tabulate's formats ({', '.join(FORMATS[:6])}, ...), "
@@ -97,21 +263,43 @@ def render_table(
         raise ValueError(f"names must be one of {', '.join(map(repr, NAMES))}, got {names!r}")
     if sort is not None and sort not in SORTS:
         raise ValueError(f"sort must be one of {', '.join(map(repr, SORTS))} or None, got {sort!r}")
+    if not isinstance(collapse, bool):
+        raise TypeError(f"collapse must be True or False, got {collapse!r}")
+
+
+def render_table(
+    report: Report,
+    *,
+    max_depth: int | None = None,
+    tablefmt: str = "simple",
+    names: str = "tree",
+    sort: str | None = None,
+    top: int | None = None,
+    collapse: bool = False,
+) -> str:
+    check_table_options(
+        max_depth=max_depth, tablefmt=tablefmt, names=names, sort=sort, top=top, collapse=collapse
+    )
+    table = table_columns(report, max_depth, names=names, sort=sort, top=top, collapse=collapse)
     text = tabulate(
-        table_rows(report, max_depth, names=names, sort=sort, top=top),
-        headers=HEADERS,
+        table.rows,
+        headers=table.headers,
         tablefmt=tablefmt,
-        colalign=tuple("right" if i in NUMERIC else "left" for i in range(len(HEADERS))),
+        colalign=tuple(
+            "right" if i in table.numeric else "left" for i in range(len(table.headers))
+        ),
         disable_numparse=True,
         preserve_whitespace=True,
     )
+    for line in table.legend:
+        text += f"\n{line}"
     for heading, calls in (
         ("not counted (no formula)", report.unsupported),
         ("own code not seen (operators=False)", report.uncounted),
     ):
         if calls:
-            names = ", ".join(f"{report.describe(n)} ×{c}" for n, c in sorted(calls.items()))
-            text += f"\n{heading}: {names}"
+            listed = ", ".join(f"{report.describe(n)} ×{c}" for n, c in sorted(calls.items()))
+            text += f"\n{heading}: {listed}"
     return text
 
 

@@ -28,6 +28,7 @@ EPILOG = """examples:
   flopcount examples.quickstart:SmallCNN --input 1x3x32x32 --format json --output cnn.json
   flopcount mypkg.models:build --kwargs '{"width": 64}' --input 4x128 --dtype int64
   flopcount mypkg.models:build --input 1x2048 --dtype int64 --meta --max-macs 7e12
+  flopcount mypkg.models:llama --input 1x128 --dtype int64 --collapse --names qualified
   flopcount diff before.json after.json
   flopcount explain torch.exp nn.Conv2d Tensor.add
 
@@ -113,6 +114,13 @@ def _parser() -> argparse.ArgumentParser:
         help="list modules by their own (self) ops or MACs, heaviest first",
     )
     parser.add_argument("--top", type=int, default=None, metavar="N", help="keep the first N rows")
+    parser.add_argument(
+        "--collapse",
+        action="store_true",
+        help="fold consecutive identical siblings (same type, input shapes, counts and "
+        "submodules) into one row, 'layers.0–31 ×32', with per-block and summed counts "
+        "(table, markdown and html)",
+    )
     parser.add_argument(
         "--by",
         choices=("operator", "type"),
@@ -247,9 +255,9 @@ def _render(report: Any, fmt: str, depth: int | None, args: argparse.Namespace) 
     if fmt == "csv":
         return str(report.to_csv())
     if fmt == "html":
-        return str(report.to_html())
+        return str(report.to_html(collapse=args.collapse))
     tablefmt = "github" if fmt == "markdown" else "simple"
-    options = {"names": args.names, "sort": args.sort, "top": args.top}
+    options = {"names": args.names, "sort": args.sort, "top": args.top, "collapse": args.collapse}
     text = str(report.table(max_depth=depth, tablefmt=tablefmt, **options)) + "\n"
     if args.by:
         from ._table import render_breakdown

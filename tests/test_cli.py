@@ -201,7 +201,7 @@ def test_help_lists_exit_codes_and_subcommands() -> None:
         [sys.executable, "-m", "flopcount", "--help"], capture_output=True, text=True, check=True
     )
     for line in ("0  ok", "1  over", "2  usage", "3  the model failed", "4  the report could not",
-                 "flopcount diff", "flopcount explain", "--traceback"):  # fmt: skip
+                 "flopcount diff", "flopcount explain", "--traceback", "--collapse"):  # fmt: skip
         assert line in done.stdout
 
 
@@ -212,3 +212,29 @@ def test_qualified_names_sort_and_top(capsys: pytest.CaptureFixture[str]) -> Non
     lines = out.strip().splitlines()
     assert code == 0 and len(lines) == 4 and lines[-1].startswith("total")  # header, rule, 1, total
     assert run(capsys, TARGET, "--input", f"{B}x{IN}", "--top", "-1")[0] == 2
+
+
+def test_collapse_folds_identical_blocks(capsys: pytest.CaptureFixture[str]) -> None:
+    layers = 32
+    code, out, _ = run(
+        capsys,
+        "tests.fixtures.llama:Llama",
+        "--input",
+        "1x8",
+        "--dtype",
+        "int64",
+        "--collapse",
+        "--names",
+        "qualified",
+        "--depth",
+        "2",
+    )
+    assert code == 0
+    assert f"layers.0–{layers - 1} ×{layers}" in out and "layers.1 " not in out
+    assert "×N: N consecutive siblings" in out
+    code, out, _ = run(capsys, "tests.fixtures.llama:Llama", "--input", "1x8", "--dtype", "int64")
+    assert "layers.1" not in out and "0–31" not in out  # without --collapse: every block
+    assert out.count(" Block ") == layers
+    llama = ("tests.fixtures.llama:Llama", "--input", "1x8", "--dtype", "int64")
+    code, out, _ = run(capsys, *llama, "--format", "html", "--collapse")
+    assert code == 0 and f"0–{layers - 1} ×{layers}" in out and "<svg" in out

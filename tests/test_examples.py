@@ -66,3 +66,27 @@ def readme_snippets() -> list[str]:
 def test_readme_snippet_runs(index: int) -> None:
     snippet = readme_snippets()[index]
     run("-c", snippet)  # as written: each snippet has its own imports
+
+
+def readme_outputs() -> list[tuple[str, str]]:
+    """Each ``python`` snippet followed directly by a plain code block: what it prints."""
+    text = (ROOT / "README.md").read_text()
+    # fenced blocks in order, with what lies between each and the one before it
+    blocks = re.findall(r"(.*?)```(\w*)\n(.*?)```", text, flags=re.S)
+    return [
+        (code, output)
+        for (_, language, code), (between, plain, output) in itertools.pairwise(blocks)
+        if language == "python" and plain == "" and not between.strip()
+    ]
+
+
+def test_readme_has_output_blocks() -> None:
+    shown = [output for _, output in readme_outputs()]
+    assert any("0–31 ×32" in output for output in shown)  # "Reading big models"
+    assert any(output.startswith("module") for output in shown)  # the quickstart
+
+
+@pytest.mark.parametrize("index", range(len(readme_outputs())))
+def test_readme_output_block_is_what_the_snippet_prints(index: int) -> None:
+    snippet, shown = readme_outputs()[index]
+    assert shown in run("-c", snippet), "regenerate this README output block by running it"

@@ -93,25 +93,111 @@ def _chromium() -> str | None:
     return None
 
 
-@pytest.mark.skipif(_chromium() is None, reason="no Chromium on this machine")
-def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
-    page = tmp_path / "report.html"
-    page.write_text(report().to_html())
-    done = subprocess.run(
+def _chromium_run(tmp_path: Path, *options: str, page: Path) -> subprocess.CompletedProcess[str]:
+    browser = _chromium()
+    assert browser is not None
+    return subprocess.run(
         [
-            _chromium(),
+            browser,
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
             "--disable-background-networking",
             "--no-first-run",
             f"--user-data-dir={tmp_path / 'profile'}",
-            "--dump-dom",
+            *options,
             page.as_uri(),
         ],
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no Chromium on this machine")
+def test_html_renders_in_headless_chromium(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(report().to_html())
+    done = _chromium_run(tmp_path, "--dump-dom", page=page)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Per-layer table" in done.stdout and "Linear" in done.stdout
+    assert "<svg" in done.stdout and "Module tree by inclusive ops" in done.stdout
+
+
+def _runs(row: list[tuple[int, int, int]], colour: str) -> list[tuple[int, int]]:
+    """``(start, length)`` of each run of pixels within 3 levels of ``colour`` (#rrggbb)."""
+    want = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    runs: list[tuple[int, int]] = []
+    for x, pixel in enumerate(row):
+        if all(abs(a - b) <= 3 for a, b in zip(pixel, want, strict=True)):
+            if runs and runs[-1][0] + runs[-1][1] == x:
+                runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+            else:
+                runs.append((x, 1))
+    return runs
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no Chromium on this machine")
+def test_html_icicle_screenshot_root_spans_the_width(tmp_path: Path) -> None:
+    from flopcount._html import ICICLE_ROW, ICICLE_WIDTH, ROOT_COLOUR, type_colour
+    from tests.png import decode
+
+    r = report()
+    page = tmp_path / "report.html"
+    page.write_text(r.to_html())
+    shot = tmp_path / "shot.png"
+    done = _chromium_run(
+        tmp_path,
+        "--hide-scrollbars",
+        "--force-device-scale-factor=1",
+        f"--window-size={ICICLE_WIDTH + 100},600",
+        f"--screenshot={shot}",
+        page=page,
+    )
+    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
+    width, _, pixels = decode(shot.read_bytes())
+    assert width == ICICLE_WIDTH + 100
+    # the root's block: rows of pixels where one run of its colour is (nearly) the width
+    root_rows = [
+        y
+        for y, row in enumerate(pixels)
+        if any(length >= ICICLE_WIDTH - 2 for _, length in _runs(row, ROOT_COLOUR))
+    ]
+    # (its label's glyphs interrupt the rows in between: the rows above and below them)
+    assert len(root_rows) >= 4, "no root bar spanning the icicle's width"
+    assert root_rows[-1] - root_rows[0] < ICICLE_ROW
+    start, length = max(_runs(pixels[root_rows[0] + 2], ROOT_COLOUR), key=lambda run: run[1])
+    assert ICICLE_WIDTH - 2 <= length <= ICICLE_WIDTH
+    # one level down, the first Linear's block starts where the root does and is as wide
+    # as its share of the ops (the first Linear does 32·16·2·8 of this model's ops)
+    below = pixels[root_rows[0] + ICICLE_ROW + 2]
+    linear = _runs(below, type_colour("Linear"))
+    assert linear, "no block of the first Linear under the root"
+    expected = ICICLE_WIDTH * r.modules["0"].ops / r.total
+    assert abs(linear[0][0] - start) <= 2
+    assert abs(linear[0][1] - expected) <= 3, (linear[0], expected)
+
+
+def test_icicle_widths_are_inclusive_ops() -> None:
+    import re
+
+    from flopcount._html import ICICLE_ROW, ICICLE_WIDTH, icicle
+
+    r = report()
+    svg = icicle(r)
+    assert svg.startswith("<svg") and "<script" not in svg
+    blocks = re.findall(r'<title>([^<]*)</title><rect x="([\d.]+)" y="(\d+)" width="([\d.]+)"', svg)
+    names = [title.split(" ")[0] for title, *_ in blocks]
+    counted = [row.name or "(root)" for row in r.modules.values() if row.ops > 0]
+    assert names == counted  # one block per module that has ops, in tree order
+    geometry = {
+        name: (float(x), int(y), float(w)) for name, (_, x, y, w) in zip(names, blocks, strict=True)
+    }
+    assert geometry["(root)"] == (0.0, 0, float(ICICLE_WIDTH))
+    offset = 0.0
+    for name in ("0", "1", "2", "3"):  # children side by side, each as wide as its ops
+        x, y, w = geometry[name]
+        assert (y, round(x, 1)) == (ICICLE_ROW, round(offset, 1))
+        assert w == pytest.approx(ICICLE_WIDTH * r.modules[name].ops / r.total, abs=0.01)
+        offset += ICICLE_WIDTH * r.modules[name].ops / r.total
+    assert icicle(r) == svg  # pure: the same string again

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -163,3 +164,62 @@ def test_prune_drops_entries_of_tests_that_no_longer_exist(pytester: pytest.Pyte
     assert set(json.loads(baseline.read_text())) == {
         "test_prune_drops_entries_of_tests_that_no_longer_exist.py::test_ok"
     }
+
+
+def _sized_tests(count: int) -> str:
+    """``count`` tests; test_size_<k> profiles a Linear(IN, k + 1): every count differs."""
+    return MODEL + "".join(
+        f"""
+def test_size_{k}(flop_counter):
+    model = nn.Linear(IN, {k + 1})
+    with flop_counter(model):
+        model(torch.randn(B, IN))
+"""
+        for k in range(count)
+    )
+
+
+def test_baseline_under_xdist_is_written_once_with_every_workers_counts(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("xdist")
+    # workers are fresh processes: they must import this checkout's flopcount and plugin
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[1]))
+    tests, batch, in_features = 6, 2, 8
+    pytester.makepyfile(test_sizes=_sized_tests(tests))
+    baseline = pytester.path / "flops.json"
+    xdist = (
+        "-n",
+        "2",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:benchmark",
+        f"--flop-baseline={baseline}",
+    )
+
+    result = pytester.runpytest(*xdist, "--flop-baseline-update")
+    result.assert_outcomes(passed=tests)
+    result.stdout.fnmatch_lines(["*2 workers*"])  # the tests did run on two workers
+    recorded = json.loads(baseline.read_text())
+    assert recorded == {
+        f"test_sizes.py::test_size_{k}": {
+            "ops": batch * (k + 1) * 2 * in_features,
+            "macs": batch * (k + 1) * in_features,
+        }
+        for k in range(tests)
+    }
+
+    # compare: each worker reads the file as it was at the start; the controller, which
+    # knows what the workers collected, prunes only the entry of a test that is gone
+    drifted, missing = "test_sizes.py::test_size_3", "test_sizes.py::test_size_5"
+    recorded[drifted]["macs"] += 1
+    del recorded[missing]
+    recorded["test_sizes.py::test_gone"] = {"ops": 1, "macs": 0}
+    baseline.write_text(json.dumps(recorded))
+    result = pytester.runpytest(*xdist, "--flop-baseline-prune")
+    result.assert_outcomes(passed=tests - 2, failed=2)
+    result.stdout.fnmatch_lines([f"*macs: baseline {batch * 4 * in_features + 1:,} -> now*"])
+    result.stdout.fnmatch_lines([f"*has no entry for {missing}*"])
+    del recorded["test_sizes.py::test_gone"]
+    assert json.loads(baseline.read_text()) == recorded  # compare mode records nothing new

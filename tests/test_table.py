@@ -116,3 +116,199 @@ def test_by_operator_and_by_type_break_the_total_down() -> None:
     assert sum(c.ops for c in r.by_type.values()) == r.total
     again = flopcount.Report.from_json(r.to_json())
     assert again.by_operator == r.by_operator and again.by_type == r.by_type
+
+
+# -- reading big models: collapse=True, and rows never called --------------------------
+
+LAYERS, BATCH, TOKENS = 32, 1, 8
+
+
+def llama(layers: int = LAYERS, hidden: tuple[int, ...] | None = None) -> flopcount.Report:
+    from tests.fixtures.llama import Llama
+
+    model = Llama(layers, hidden)
+    return flopcount.count(model, torch.zeros(BATCH, TOKENS, dtype=torch.long))
+
+
+def block_macs(hidden: int) -> int:
+    """One block's MACs from its dimensions: q, k, v, o projections, the SwiGLU MLP's three,
+    and attention's QKᵀ and AV (heads × head size = DIM)."""
+    from tests.fixtures.llama import DIM
+
+    rows = BATCH * TOKENS
+    return rows * (4 * DIM * DIM + 3 * DIM * hidden) + 2 * BATCH * TOKENS * TOKENS * DIM
+
+
+def names_of(text: str) -> list[str]:
+    """The module column of a table (tree indentation dropped), total row excluded."""
+    lines = text.splitlines()
+    width = lines[1].index("  ")  # the first column's dashes
+    body = [line for line in lines[2:] if not line.startswith(("total", "×", "—"))]
+    return [line[:width].strip() for line in body]
+
+
+def test_collapse_folds_32_identical_blocks_into_one_row() -> None:
+    from flopcount._table import table_lines
+    from tests.fixtures.llama import HIDDEN
+
+    r = llama()
+    text = r.table(collapse=True)
+    names = names_of(text)
+    assert names.count("0–31 ×32") == 1
+    assert not any(name in ("0", "1", "31") for name in names)  # no block has its own row
+    assert names[: names.index("0–31 ×32") + 2] == [
+        "(root)",
+        "embed_tokens",
+        "layers",
+        "0–31 ×32",
+        "input_norm",
+    ]
+    header = text.splitlines()[0].split()
+    assert header[-5:] == ["ops", "each", "MACs", "each", "share"]
+    lines = {line.path: line for line in table_lines(r, collapse=True)}
+    folded = lines["layers.0–31"]
+    assert (folded.fold, folded.repeats) == (LAYERS, LAYERS)
+    assert folded.row.macs == block_macs(HIDDEN)
+    assert folded.count("macs") == LAYERS * block_macs(HIDDEN) == r.modules["layers"].macs
+    blocks = [r.modules[f"layers.{i}"] for i in range(LAYERS)]
+    assert folded.count("ops") == sum(block.ops for block in blocks)  # sums, exactly
+    assert folded.count("calls") == LAYERS
+    # a row under the fold stands for 32 modules too: its counts are the sum over blocks
+    q_proj = lines["layers.0–31.attn.q_proj"]
+    assert q_proj.repeats == LAYERS and q_proj.fold == 1
+    assert q_proj.count("macs") == LAYERS * BATCH * TOKENS * 64 * 64
+    row = next(line for line in text.splitlines() if "0–31 ×32" in line).split()
+    assert row[row.index("Block") + 1] == str(LAYERS)  # calls, summed
+    assert "×N: N consecutive siblings" in text
+    # the folded table keeps the unfolded one's total
+    assert text.splitlines()[-3].split()[1:3] == r.table().splitlines()[-2].split()[1:3]
+
+
+def test_collapse_with_qualified_names_depth_and_sort() -> None:
+    r = llama()
+    qualified = names_of(r.table(collapse=True, names="qualified", max_depth=2))
+    assert qualified == ["(root)", "embed_tokens", "layers", "layers.0–31 ×32", "norm", "lm_head"]
+    assert "layers.0–31.mlp.up_proj" in names_of(r.table(collapse=True, names="qualified"))
+    # folding happens in the tree; sort then orders the folded rows by their summed own work
+    heaviest = names_of(r.table(collapse=True, sort="ops", top=3))
+    assert sorted(heaviest) == [f"layers.0–31.mlp.{p}_proj" for p in ("down", "gate", "up")]
+    down = r.modules["layers.0.mlp.down_proj"]
+    assert heaviest[0] == "layers.0–31.mlp.down_proj"  # 176 inputs per output beat 64
+    assert all(r.modules[f"layers.{i}.mlp.down_proj"].self_ops == down.self_ops for i in range(32))
+    # unfolded, the same sort lists single modules
+    assert names_of(r.table(sort="ops", top=1)) == ["layers.0.mlp.down_proj"]
+
+
+def test_a_single_block_is_not_folded() -> None:
+    r = llama(layers=1)
+    text = r.table(collapse=True)
+    assert text == r.table()  # nothing folds: the ordinary table, no "each" columns
+    assert names_of(text)[3] == "0"
+
+
+def test_blocks_that_differ_in_one_shape_do_not_fold() -> None:
+    from tests.fixtures.llama import HIDDEN
+
+    wider = 16
+    widths = (HIDDEN,) * wider + (HIDDEN + 8,) + (HIDDEN,) * (LAYERS - wider - 1)
+    r = llama(hidden=widths)
+    names = names_of(r.table(collapse=True, max_depth=2))
+    assert names[3:6] == ["0–15 ×16", "16", f"17–{LAYERS - 1} ×{LAYERS - wider - 1}"]
+    # identical but not consecutive blocks stay apart: 0–15 and 17–31 are two rows
+    assert names.count("16") == 1
+
+
+class Expert(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.up = nn.Linear(width, 2 * width)
+        self.down = nn.Linear(2 * width, width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down(torch.relu(self.up(x)))
+
+
+class Stage(nn.Module):
+    def __init__(self, width: int, experts: int) -> None:
+        super().__init__()
+        self.experts = nn.ModuleList(Expert(width) for _ in range(experts))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for expert in self.experts:
+            x = expert(x)
+        return x
+
+
+def test_nested_repeats_fold_at_each_level() -> None:
+    from flopcount._table import table_lines
+
+    stages, experts, rows, width = 3, 4, 5, 6
+    model = nn.Sequential(*(Stage(width, experts) for _ in range(stages)))
+    r = flopcount.count(model, torch.randn(rows, width))
+    text = r.table(collapse=True, names="qualified")
+    assert names_of(text) == [
+        "(root)",
+        f"0–{stages - 1} ×{stages}",
+        f"0–{stages - 1}.experts",
+        f"0–{stages - 1}.experts.0–{experts - 1} ×{experts}",
+        f"0–{stages - 1}.experts.0–{experts - 1}.up",
+        f"0–{stages - 1}.experts.0–{experts - 1}.down",
+    ]
+    up = {line.path: line for line in table_lines(r, collapse=True)}["0–2.experts.0–3.up"]
+    assert up.repeats == stages * experts
+    assert up.count("macs") == stages * experts * rows * width * 2 * width
+    assert up.count("calls") == stages * experts
+    # the expert's ReLU is a torch call of its own: self ops of every expert, summed
+    expert = {line.path: line for line in table_lines(r, collapse=True)}["0–2.experts.0–3"]
+    assert expert.count("self_ops") == stages * experts * rows * 2 * width
+
+
+def test_collapse_in_html_and_cli_and_bad_values() -> None:
+    r = llama(layers=4)
+    page = r.to_html(collapse=True)
+    assert "0–3 ×4" in page and "×N: N consecutive siblings" in page
+    assert "0–3 ×4" not in r.to_html()
+    for bad in ("yes", 1, None):
+        try:
+            r.table(collapse=bad)  # type: ignore[arg-type]
+        except TypeError as error:
+            assert f"collapse must be True or False, got {bad!r}" in str(error)
+        else:
+            raise AssertionError(f"collapse={bad!r} was accepted")
+
+
+def test_rows_never_called_show_a_dash_and_the_legend_says_why() -> None:
+    r = llama(layers=2)
+    text = r.table()
+    row = next(line for line in text.splitlines() if line.strip().startswith("layers"))
+    cells = row.split()
+    assert cells[1:4] == ["ModuleList", "—", "—"]  # calls and input shape
+    assert r.modules["layers"].calls == 0  # the data keeps its integer
+    assert "—: not called itself: a container such as ModuleList" in text
+    assert "—:" not in report().table()  # no such row, no legend line
+
+    mha = nn.Sequential(nn.MultiheadAttention(8, 2, batch_first=True))
+
+    class SelfAttention(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.attn = mha[0]
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.attn(x, x, x, need_weights=False)[0]
+
+    text = flopcount.count(SelfAttention(), torch.randn(1, 3, 8)).table()
+    out_proj = next(line for line in text.splitlines() if "out_proj" in line).split()
+    assert out_proj[1:3] == ["NonDynamicallyQuantizableLinear", "—"]
+    assert "MultiheadAttention's out_proj" in text
+
+
+def test_only_consecutive_indices_fold() -> None:
+    from collections import OrderedDict
+
+    rows, width = 2, 3
+    # "0" and "2" are alike and adjacent, but a range 0–2 would claim a block 1; "a", "b"
+    # are alike but have no index to make a range of
+    named = OrderedDict((name, nn.Linear(width, width)) for name in ("0", "2", "a", "b"))
+    r = flopcount.count(nn.Sequential(named), torch.randn(rows, width))
+    assert names_of(r.table(collapse=True))[1:] == ["0", "2", "a", "b"]
