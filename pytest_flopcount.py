@@ -121,8 +121,10 @@ class Baseline:
                 "--flop-baseline-update"
             )
         drifted = []
-        for unit in ("ops", "macs"):
-            old, new = int(expected.get(unit, 0)), counts[unit]
+        # the totals always; a phase's counts (backward_ops...) where the baseline has them
+        units = ("ops", "macs", *sorted(set(expected) - {"ops", "macs"}))
+        for unit in units:
+            old, new = int(expected.get(unit, 0)), counts.get(unit, 0)
             allowed = self.tolerance * abs(old)
             if abs(new - old) > allowed:
                 change = "new" if old == 0 else f"{100.0 * (new - old) / old:+.2f}%"
@@ -150,6 +152,18 @@ class Baseline:
         merged = {**recorded, **(self.seen if self.update else {})}
         text = json.dumps(dict(sorted(merged.items())), indent=2, sort_keys=True) + "\n"
         self.path.write_text(text)
+
+
+def _counts(reports: list[Any]) -> dict[str, int]:
+    """What a test's baseline entry holds: total ops and MACs of its profiles, and in a
+    training step each phase's (``backward_ops``, ``backward_macs``, ...)."""
+    counts = {"ops": sum(r.total for r in reports), "macs": sum(r.macs for r in reports)}
+    phases = {name for report in reports for name in report.phases}
+    if phases - {"forward"}:
+        for name in sorted(phases):
+            counts[f"{name}_ops"] = sum(r.phases[name].ops for r in reports if name in r.phases)
+            counts[f"{name}_macs"] = sum(r.phases[name].macs for r in reports if name in r.phases)
+    return counts
 
 
 def _budget_of(item: pytest.Item) -> dict[str, Any] | None:
@@ -204,8 +218,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
             report.check(**budget)
     baseline = item.config.stash.get(_baseline_key, None)
     if baseline is not None and reports:
-        counts = {"ops": sum(r.total for r in reports), "macs": sum(r.macs for r in reports)}
-        baseline.compare(item.nodeid, counts)
+        baseline.compare(item.nodeid, _counts(reports))
     return result
 
 

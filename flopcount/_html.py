@@ -17,7 +17,7 @@ from ._table import table_columns
 from ._units import human, percent
 
 if TYPE_CHECKING:
-    from ._report import ModuleStats, Report
+    from ._report import ModuleStats, Report, Step
 
 _TOP = 15
 
@@ -154,6 +154,36 @@ def _table(report: Report, collapse: bool) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{legend}"
 
 
+def _steps(report: Report) -> str:
+    """One row per call of the model from outside it, when there was more than one."""
+    if len(report.steps) < 2:
+        return ""
+
+    def shapes(step: Step) -> str:
+        return ", ".join("×".join(map(str, shape)) or "scalar" for shape in step.input_shapes)
+
+    body = "".join(
+        f'<tr><td class="num">{index}</td><td>{escape(shapes(step))}</td>'
+        f'<td class="num">{step.ops:,}</td><td class="num">{step.macs:,}</td></tr>'
+        for index, step in enumerate(report.steps)
+    )
+    head = "<tr><th>step</th><th>input shapes</th><th>ops</th><th>MACs</th></tr>"
+    return (
+        "<h2>Steps (calls of the model)</h2>"
+        f"<table><thead>{head}</thead><tbody>{body}</tbody></table>"
+    )
+
+
+def _phases(report: Report) -> str:
+    """A training step's split by phase, when more than the forward ran."""
+    if len(report.phases) < 2:
+        return ""
+    return "".join(
+        f" · {escape(name)} <b>{count.ops:,}</b> ops, <b>{count.macs:,}</b> MACs"
+        for name, count in report.phases.items()
+    )
+
+
 def to_html(report: Report, title: str = "flopcount report", *, collapse: bool = False) -> str:
     if not isinstance(collapse, bool):
         raise TypeError(f"collapse must be True or False, got {collapse!r}")
@@ -175,7 +205,8 @@ def to_html(report: Report, title: str = "flopcount report", *, collapse: bool =
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{escape(title)}</h1>"
-        f'<p class="summary"><b>{total:,}</b> ops · <b>{report.macs:,}</b> MACs</p>'
+        f'<p class="summary"><b>{total:,}</b> ops · <b>{report.macs:,}</b> MACs'
+        f"{_phases(report)}</p>"
         + (
             "<h2>Module tree by inclusive ops</h2>"
             '<p class="legend">Each block is a module, as wide as its ops including its '
@@ -188,6 +219,7 @@ def to_html(report: Report, title: str = "flopcount report", *, collapse: bool =
         + _bars("Ops by module type", by_type_items, total)
         + "<h2>Per-layer table</h2>"
         + _table(report, collapse)
+        + _steps(report)
         + unsupported
         + "</body></html>\n"
     )

@@ -59,6 +59,11 @@ class Line:
             return (self.path or _ROOT) + suffix
         return "  " * self.row.depth + (self.leaf or _ROOT) + suffix
 
+    def phase_ops(self, phase: str) -> int:
+        """Ops of one phase (``"backward"``...), summed over the modules the line stands for."""
+        found = self.row.phases.get(phase)
+        return 0 if found is None else found.ops * self.repeats
+
     def count(self, field: str) -> int:
         """``"ops"``, ``"self_ops"``, ``"macs"``, ``"self_macs"`` or ``"calls"``, summed over
         the modules the line stands for."""
@@ -199,8 +204,10 @@ def table_columns(
 ) -> Table:
     """The cells of the per-module table (the text table's and the HTML table's).
 
-    Columns: module, type, calls, input shape, ops, self ops, MACs, share; when a line is
-    folded, ``ops each`` and ``MACs each`` (one of the folded modules) follow ``MACs``.
+    Columns: module, type, calls, input shape, ops, self ops, MACs, share; in a training
+    step, the ops of each phase that ran (``forward ops``, ``backward ops``...) follow
+    ``MACs``; when a line is folded, ``ops each`` and ``MACs each`` (one of the folded
+    modules) come next.
     ``sort`` names rows by qualified name (an indented tree means nothing out of order).
     The last row is the report's total."""
     lines = table_lines(report, max_depth, sort=sort, top=top, collapse=collapse)
@@ -208,6 +215,8 @@ def table_columns(
         names = "qualified"
     total = report.total
     folded = any(line.repeats > 1 for line in lines)
+    # a training step: the ops of each phase that ran, beside their sum
+    phases = tuple(report.phases) if len(report.phases) > 1 else ()
     rows = []
     for line in lines:
         cells = [
@@ -219,13 +228,16 @@ def table_columns(
             human(line.count("self_ops")),
             human(line.count("macs")),
         ]
+        cells += [human(line.phase_ops(phase)) for phase in phases]
         if folded:
             many = line.repeats > 1
             cells += [human(line.row.ops) if many else "", human(line.row.macs) if many else ""]
         rows.append([*cells, percent(line.count("ops"), total)])
     headers: tuple[str, ...] = ("module", "type", "calls", "input shape", "ops", "self ops", "MACs")
+    headers += tuple(f"{phase} ops" for phase in phases)
     headers += (*(("ops each", "MACs each") if folded else ()), "share")
     total_row = ["total", "", "", "", human(total), "", human(report.macs)]
+    total_row += [human(report.phases[phase].ops) for phase in phases]
     total_row += ["", ""] if folded else []
     rows.append([*total_row, percent(total, total)])
     legend: tuple[str, ...] = (LEGEND_FOLDED,) if folded else ()

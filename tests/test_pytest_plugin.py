@@ -118,6 +118,45 @@ def test_counted(flop_counter):
     )
 
 
+def test_training_step_phase_budget_and_baseline(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_train=MODEL
+        + """
+def step(flop_counter):
+    model = nn.Sequential(nn.Linear(IN, OUT), nn.ReLU())
+    with flop_counter(model):
+        model(torch.randn(B, IN)).sum().backward()
+
+BACKWARD_MACS = B * OUT * IN  # the weight gradient; the input needs none
+
+@pytest.mark.flop_budget(max_macs=BACKWARD_MACS, phase="backward")
+def test_within(flop_counter):
+    step(flop_counter)
+
+@pytest.mark.flop_budget(max_macs=BACKWARD_MACS - 1, phase="backward")
+def test_over(flop_counter):
+    step(flop_counter)
+"""
+    )
+    baseline = pytester.path / "flops.json"
+    # in a subprocess: a backward pass imports torch modules that register operator
+    # libraries, which an in-process pytester run would import a second time
+    result = pytester.runpytest_subprocess(f"--flop-baseline={baseline}", "--flop-baseline-update")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*backward MACs*"])
+    recorded = json.loads(baseline.read_text())["test_train.py::test_within"]
+    b, out, fan_in = 2, 4, 8
+    assert recorded["backward_macs"] == b * out * fan_in
+    assert recorded["forward_macs"] == b * out * fan_in
+    assert recorded["macs"] == recorded["forward_macs"] + recorded["backward_macs"]
+    # a drift in one phase is named by its phase
+    drifted = {"test_train.py::test_within": {**recorded, "backward_ops": 1}}
+    baseline.write_text(json.dumps(drifted))
+    result = pytester.runpytest_subprocess(f"--flop-baseline={baseline}", "-k", "within")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*backward_ops: baseline 1 -> now*"])
+
+
 def test_baseline_missing_entry_is_reported(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_model=MODEL

@@ -53,6 +53,10 @@ def test_generation_loop_reads_step_by_step() -> None:
     assert report.steps[0].count == flopcount.Count(report.steps[0].ops, report.steps[0].macs)
     again = flopcount.Report.from_json(report.to_json())
     assert again.steps == report.steps
+    html = report.to_html()
+    assert "Steps (calls of the model)" in html
+    assert html.count("</tr>", html.index("Steps (calls of the model)")) == 1 + 1 + STEPS
+    assert f'<td class="num">{report.steps[0].macs:,}</td>' in html
 
 
 def test_one_forward_is_one_step_and_inner_calls_are_not_steps() -> None:

@@ -237,3 +237,19 @@ def test_budget_on_one_phase() -> None:
         report.check(max_macs=backward.macs - 1, phase="backward")
     with pytest.raises(ValueError, match="phase must be one of"):
         report.check(max_ops=1, phase="sideways")
+
+
+def test_table_shows_each_phase_beside_the_sum() -> None:
+    model = mlp()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with flopcount.profile(model) as report:
+        model(torch.randn(B, IN)).sum().backward()
+        optimizer.step()
+    header = report.table(names="qualified").splitlines()[0]
+    assert header.index("MACs") < header.index("forward ops") < header.index("backward ops")
+    assert header.index("backward ops") < header.index("optimizer ops")
+    html = report.to_html()
+    assert "backward <b>" in html and "optimizer <b>" in html
+    with torch.no_grad(), flopcount.profile(model) as inference:
+        model(torch.randn(B, IN))
+    assert "forward ops" not in inference.table()  # one phase: the table of a forward
