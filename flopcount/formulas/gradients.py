@@ -74,10 +74,13 @@ aten = torch.ops.aten
 
 
 def _packets(*names: str) -> list[Any]:
-    """The overload packets ``torch.ops.aten.<name>``; one this torch lacks is an
-    :class:`~flopcount._compat.Absent` marker, which registration skips (and
-    ``flopcount._compat.missing()`` lists)."""
-    return [optional(f"torch.ops.aten.{name}") for name in names]
+    """The overload packets ``torch.ops.aten.<name>``; one this torch lacks (an operator
+    newer than the floor) is looked up through :func:`~flopcount._compat.optional`, whose
+    :class:`~flopcount._compat.Absent` marker registration skips and ``missing()`` lists."""
+    return [
+        getattr(aten, name) if hasattr(aten, name) else optional(f"torch.ops.aten.{name}")
+        for name in names
+    ]
 
 
 def _mask(value: Any, size: int = 3) -> tuple[bool, ...]:
