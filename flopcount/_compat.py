@@ -104,8 +104,8 @@ EnableTorchFunction: Any = _private_or_stub("torch._C._EnableTorchFunction")
 """Context manager: torch-function handling back on inside a disabled region."""
 
 
-_function_stack_length: Callable[[], int] = _private_or_stub("torch._C._len_torch_function_stack")
-_function_stack_at: Callable[[int], Any] = _private_or_stub("torch._C._get_function_stack_at")
+function_stack_length: Callable[[], int] = _private_or_stub("torch._C._len_torch_function_stack")
+function_stack_at: Callable[[int], Any] = _private_or_stub("torch._C._get_function_stack_at")
 _pop_function_mode: Callable[[], Any] = _private_or_stub("torch._C._pop_torch_function_stack")
 push_function_mode: Callable[[Any], None] = _private_or_stub(
     "torch._C._push_on_torch_function_stack"
@@ -116,8 +116,8 @@ push_function_mode: Callable[[Any], None] = _private_or_stub(
 def pop_function_mode(mode: Any) -> bool:
     """Take ``mode`` off the torch-function mode stack if it is on top (C calls, no
     context-manager machinery: this runs on the engine's hot path); False if it is not."""
-    length = _function_stack_length()
-    if length and _function_stack_at(length - 1) is mode:
+    length = function_stack_length()
+    if length and function_stack_at(length - 1) is mode:
         _pop_function_mode()
         return True
     return False

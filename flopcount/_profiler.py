@@ -35,6 +35,8 @@ from ._compat import (
     DisableTorchFunction,
     current_graph_task,
     dispatch_stack_length,
+    function_stack_at,
+    function_stack_length,
     pop_function_mode,
     push_function_mode,
     register_global_forward_hook,
@@ -313,6 +315,8 @@ class _Session:
         self.dispatch_depth = dispatch_stack_length()
         self.mode: OperatorMode | None = None
         self.mode_off = False  # the operator mode is popped while a formula module runs
+        self.replay: Node | None = None  # the outermost module a checkpoint recomputes
+        self.replay_pushed = False
         self._code_free_types: dict[type, bool] = {}
         # a training step is possible: count backward, recomputation and optimizer steps
         self.training: Training | None = None
@@ -384,6 +388,23 @@ class _Session:
         free = forward in _CONTAINER_FORWARDS or self.registry.covers(module_type)
         self._code_free_types[module_type] = free
         return free
+
+    def start_replay(self, node: Node) -> None:
+        """A module starts during backward: activation checkpointing recomputes it. The
+        autograd engine runs it without the caller's torch-function modes, so put the
+        operator mode back for the call (its own torch calls count as ``recompute``)."""
+        self.replay = node
+        mode = self.mode
+        length = function_stack_length()
+        self.replay_pushed = not (length and function_stack_at(length - 1) is mode)
+        if self.replay_pushed:
+            push_function_mode(mode)
+
+    def end_replay(self) -> None:
+        if self.replay_pushed:
+            pop_function_mode(self.mode)
+        self.replay = None
+        self.replay_pushed = False
 
     def await_backward(self) -> None:
         """The model returned to the block: if it built an autograd graph, a backward may
@@ -478,6 +499,7 @@ class _Session:
         training = self.training
         starts = state.starts
         next_number = next_node_number
+        replaying = operators and training is not None
 
         def pre_hook(module: nn.Module, args: tuple[Any, ...]) -> None:
             node = nodes_get(module)
@@ -494,6 +516,8 @@ class _Session:
             stack.append(node)
             if training is not None:
                 starts.append(next_number())
+                if replaying and session.replay is None and graph_task() != -1:
+                    session.start_replay(node)
             if node.formula is not None:
                 state.suppress += 1
                 # the formula covers everything inside: nothing in it needs intercepting
@@ -553,6 +577,8 @@ class _Session:
                 if resume:
                     session.mode_off = False
                     push_mode(session.mode)
+                if session.replay is node:
+                    session.end_replay()
 
         return pre_hook, post_hook
 

@@ -253,3 +253,39 @@ def test_table_shows_each_phase_beside_the_sum() -> None:
     with torch.no_grad(), flopcount.profile(model) as inference:
         model(torch.randn(B, IN))
     assert "forward ops" not in inference.table()  # one phase: the table of a forward
+
+
+class OwnMatmuls(nn.Module):
+    """A formula-less block whose own torch calls (two products) are recomputed too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(IN, IN, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.fc(x)
+        return h @ h.transpose(0, 1) @ h
+
+
+@pytest.mark.parametrize("reentrant", [True, False])
+def test_recomputed_block_counts_its_own_torch_calls(reentrant: bool) -> None:
+    block = OwnMatmuls()
+    x = torch.randn(B, IN, requires_grad=True)
+
+    class Outer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.block = block
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return checkpoint(self.block, x, use_reentrant=reentrant)
+
+    model = Outer()
+    with warnings.catch_warnings(), set_checkpoint_early_stop(False):
+        model(x).sum().backward()  # first use of checkpoint in a process: its own imports
+        model.zero_grad(set_to_none=True)
+        report = train_step(model, x)
+    products = B * IN * IN + B * B * IN + B * B * IN  # fc, h·hᵀ, (h·hᵀ)·h
+    assert report.phases["forward"].macs == products
+    assert report.phases["recompute"].macs == products
+    assert report.modules["block"].phases["recompute"] == report.modules["block"].phases["forward"]
