@@ -70,6 +70,8 @@ class SessionState:
         self.uncounted: dict[str, int] = {}
         self.by_operator: dict[Any, tuple[int, int, int]] = {}  # function -> ops, macs, calls
         self.raised_in: Node | None = None  # the innermost module whose forward raised
+        # distributed: (module name, collective name) -> calls, elements, bytes sent
+        self.collectives: dict[tuple[str, str], tuple[int, int, int]] = {}
 
     def count_unsupported(self, name: str) -> None:
         self.unsupported[name] = self.unsupported.get(name, 0) + 1

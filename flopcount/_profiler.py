@@ -29,6 +29,7 @@ import torch
 from torch import nn
 from torch.nn.modules import module as _nn_module
 
+from . import _distributed
 from ._check import validate_budget
 from ._compat import DisableTorchFunction, current_graph_task, register_global_forward_hook
 from ._count import Count, as_count
@@ -136,6 +137,8 @@ class profile:  # noqa: N801 - a context manager named like contextlib's
             totals(root), partial(module_stats, root), state.unsupported, state.uncounted
         )
         self.report.by_operator = _by_operator(state.by_operator)
+        # distributed: collectives per module; rows named past DDP/FSDP1/checkpoint wrappers
+        _distributed.finish_report(self.report, self._session.nodes, state.collectives)
         if exc_type is not None:
             return
         unsupported, uncounted = self.report.unsupported, self.report.uncounted
@@ -295,7 +298,7 @@ class _Session:
                 return  # inside a graph task: checkpointing recomputes a forward in backward
             calls = node.calls = node.calls + 1
             if calls == 1:
-                first_call(node, args, kwargs)
+                first_call(node, args, kwargs, output)
             formula = node.formula
             if formula is None:
                 if node.unsupported:
@@ -309,11 +312,15 @@ class _Session:
 
         return pre_hook, post_hook
 
-    def _first_call(self, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def _first_call(
+        self, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+    ) -> None:
         if len(args) == 1 and not kwargs and type(args[0]) is torch.Tensor:
             node.shapes = (args[0].shape,)  # the common case; torch.Size is an immutable tuple
         else:
             node.shapes = shapes_of((args, kwargs))
+            # distributed: a module computing on DTensors is priced on its local shards
+            _distributed.localize_on_first_call(node, args, kwargs, output)
 
     def _evaluate(
         self,

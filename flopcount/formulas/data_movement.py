@@ -56,6 +56,7 @@ _PROPERTIES = (
     "H",
     "mH",
     "requires_grad",
+    "data",
     "is_cuda",
     "is_meta",
     "is_sparse",
@@ -362,6 +363,8 @@ def _declare() -> None:
     register_operator(torch.nn.functional.one_hot)(zero_cost)  # an indexed write of ones
     register_operator(*(getattr(torch.nn.init, name) for name in _INIT_FUNCTIONS))(zero_cost)
     register_operator(torch._C._set_grad_enabled)(zero_cost)
+    register_operator(torch.device)(zero_cost)  # FSDP1 builds one from a tensor's device
+    register_operator(Tensor.data.__set__)(zero_cost)  # type: ignore[attr-defined]  # FSDP1 swaps flat parameters in
 
 
 _declare()
