@@ -156,6 +156,8 @@ def local_views(
 _SENT_ARGUMENT = {
     "all_gather": (1, "tensor"),
     "all_gather_into_tensor": (1, "input_tensor"),
+    "all_gather_single": (1, "input_tensor"),
+    "reduce_scatter_single": (1, "input"),
     "all_gather_coalesced": (1, "input_tensor_list"),
     "reduce_scatter": (1, "input_list"),
     "reduce_scatter_tensor": (1, "input"),

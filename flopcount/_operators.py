@@ -60,6 +60,8 @@ def _public_names() -> dict[Any, str]:
 def operator_name(func: Any) -> str:
     """A readable public name for a torch function, method or property getter; an operator
     of ``torch.ops`` as users write it (``torch.ops._c10d_functional.all_reduce``)."""
+    if isinstance(func, str):  # an operator registered by name
+        return func
     if isinstance(func, OpOverload | OpOverloadPacket):
         return _ops_name(func)
     owner = getattr(func, "__self__", None)
@@ -130,6 +132,9 @@ class OperatorMode(TorchFunctionMode):
             formula = self.table.get(func)
         except TypeError:  # an unhashable callable
             formula = None
+        if formula is None and isinstance(func, OpOverload | OpOverloadPacket):
+            # distributed: FSDP2's operators exist only once FSDP is imported: named formulas
+            formula = self.table.get(operator_name(func))
         if formula is zero_cost:
             return out
         if formula is None:

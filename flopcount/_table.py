@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 HEADERS = ("module", "type", "calls", "input shape", "ops", "self ops", "MACs", "share")
 NUMERIC = (2, 4, 5, 6, 7)  # right-aligned columns
+RANK_HEADERS = ("min ops/rank", "max ops/rank")
+"""A gathered report's extra columns: the least and the most ops one rank spent on a row."""
 NAMES = ("tree", "qualified")
 SORTS = {"ops": "self_ops", "macs": "self_macs"}
 """``table(sort=...)`` keys: the heaviest modules by their own (self) work."""
@@ -64,11 +66,29 @@ def table_rows(
             human(row.self_ops),
             human(row.macs),
             percent(row.ops, total),
+            *_rank_cells(report, row.name),
         ]
         for row in selected
     ]
-    rows.append(["total", "", "", "", human(total), "", human(report.macs), percent(total, total)])
+    rows.append(
+        [
+            "total",
+            *("", "", "", human(total), "", human(report.macs), percent(total, total)),
+            *_rank_cells(report, None),
+        ]
+    )
     return rows
+
+
+def _rank_cells(report: Report, name: str | None) -> list[str]:
+    """Least and most ops of one rank on row ``name`` (None: the total); a rank that does
+    not run the module (another pipeline stage) spends 0 on it."""
+    if not report.ranks:
+        return []
+    spent = [
+        r.total if name is None else getattr(r.modules.get(name), "ops", 0) for r in report.ranks
+    ]
+    return [human(min(spent)), human(max(spent))]
 
 
 FORMATS: tuple[str, ...] = tuple(sorted(tabulate_formats))
@@ -97,11 +117,14 @@ def render_table(
         raise ValueError(f"names must be one of {', '.join(map(repr, NAMES))}, got {names!r}")
     if sort is not None and sort not in SORTS:
         raise ValueError(f"sort must be one of {', '.join(map(repr, SORTS))} or None, got {sort!r}")
+    headers = HEADERS + (RANK_HEADERS if report.ranks else ())
     text = tabulate(
         table_rows(report, max_depth, names=names, sort=sort, top=top),
-        headers=HEADERS,
+        headers=headers,
         tablefmt=tablefmt,
-        colalign=tuple("right" if i in NUMERIC else "left" for i in range(len(HEADERS))),
+        colalign=tuple(
+            "right" if i in NUMERIC or i >= len(HEADERS) else "left" for i in range(len(headers))
+        ),
         disable_numparse=True,
         preserve_whitespace=True,
     )
@@ -112,7 +135,18 @@ def render_table(
         if calls:
             names = ", ".join(f"{report.describe(n)} ×{c}" for n, c in sorted(calls.items()))
             text += f"\n{heading}: {names}"
+    if report.collectives:
+        text += "\ncollectives (not counted as ops): " + _collectives_cell(report)
     return text
+
+
+def _collectives_cell(report: Report) -> str:
+    return "; ".join(
+        f"{report.describe(module)} {name} ×{c.calls}, {human(c.elements)} elements "
+        f"({human(c.bytes)} bytes)"
+        for module, issued in report.collectives.items()
+        for name, c in issued.items()
+    )
 
 
 def render_offenders(rows: list[tuple[str, int, float]]) -> str:

@@ -18,7 +18,6 @@ which FSDP and DDP emit around their hooks) do nothing a model computes: zero co
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
 import torch
@@ -33,20 +32,18 @@ _FUNCTIONAL = (
     "broadcast", "broadcast_",
 )  # fmt: skip
 _FUNCTIONAL_NAMESPACES = ("_c10d_functional", "_c10d_functional_autograd", "c10d_functional")
-_WAITS = ("wait_tensor", "_wrap_tensor_autograd")
+_WAITS = ("wait_tensor",)
 _C10D = (
     "all_reduce", "all_reduce_coalesced", "all_gather", "all_gather_coalesced",
-    "all_gather_into_tensor", "reduce_scatter", "reduce_scatter_tensor", "all_to_all",
+    "all_gather_into_tensor", "all_gather_single", "reduce_scatter", "reduce_scatter_tensor",
+    "reduce_scatter_single", "all_to_all",
     "all_to_all_single", "broadcast", "reduce", "gather", "scatter", "send", "recv",
     "isend", "irecv",
 )  # fmt: skip
+# FSDP2 stages its parameters into (and out of) the flat buffers it all-gathers and
+# reduce-scatters: copies. DTensor wraps a collective's result for autograd: no arithmetic.
+_FSDP_COPIES = ("all_gather_copy_in", "split_with_sizes_copy", "chunk_cat")
 _MARKERS = ("_record_function_enter", "_record_function_enter_new", "_record_function_exit")
-
-
-if torch.distributed.is_available():
-    # defines _c10d_functional._wrap_tensor_autograd (Python-registered, so absent until
-    # then) and the autograd forms; DTensor imports it anyway (about 20 ms, once)
-    import_module("torch.distributed._functional_collectives")
 
 
 # Which of these exist depends on how torch was built and on its release (the
@@ -81,4 +78,11 @@ register_operator(
 register_operator(
     *(op for namespace in _FUNCTIONAL_NAMESPACES for op in _ops(namespace, _WAITS)),
     *_ops("profiler", _MARKERS),
+)(zero_cost)
+
+# Defined in Python by torch.distributed modules that flopcount does not import (importing
+# FSDP or DTensor takes 2 s): registered by name, found when the operator mode meets them.
+register_operator(
+    "torch.ops._c10d_functional._wrap_tensor_autograd",
+    *(f"torch.ops.fsdp.{name}" for name in _FSDP_COPIES),
 )(zero_cost)
