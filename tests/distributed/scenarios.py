@@ -56,6 +56,8 @@ def profiled(model: nn.Module, *inputs: Any) -> dict[str, Any]:
     summary, and the gathered report's."""
     with flopcount.profile(model, strict=True) as report:
         model(*inputs).sum().backward()
+    if not can_gather():
+        return {"rank": summary(report), "gathered": None}
     gathered = report.gather()
     return {
         "rank": summary(report),
@@ -65,6 +67,15 @@ def profiled(model: nn.Module, *inputs: Any) -> dict[str, Any]:
     }
 
 
+def can_gather() -> bool:
+    """torch.distributed.all_gather_object turns bytes back into objects through numpy."""
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 # -- data parallel -------------------------------------------------------------------------
 def data_parallel(rank: int, world: int) -> dict[str, Any]:
     """DDP, FSDP2 and (where torch still ships it) FSDP1, one after the other."""
@@ -72,7 +83,7 @@ def data_parallel(rank: int, world: int) -> dict[str, Any]:
 
     return {
         "ddp": ddp(rank, world),
-        "fsdp2": fsdp2(rank, world),
+        "fsdp2": fsdp2(rank, world) if fsdp2_runs_on_cpu() else None,
         "fsdp1": fsdp1(rank, world)
         if hasattr(torch.distributed.fsdp, "FullyShardedDataParallel")
         else None,
@@ -102,6 +113,11 @@ def fsdp1(rank: int, world: int) -> dict[str, Any]:
         mlp(), device_id=torch.device("cpu"), auto_wrap_policy=ModuleWrapPolicy({nn.Linear})
     )
     return profiled(model, batch(rank))
+
+
+def fsdp2_runs_on_cpu() -> bool:
+    """FSDP2 records an event on its all-gather stream; older torch's CPU stream cannot."""
+    return hasattr(torch.cpu.Stream, "record_event")
 
 
 def fsdp2_api() -> Any:
