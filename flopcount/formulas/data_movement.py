@@ -235,6 +235,7 @@ _TORCH_FUNCTIONS = (
     "vstack",
     "dstack",
     "split",
+    "split_with_sizes_copy",
     "chunk",
     "tensor_split",
     "unbind",
