@@ -52,10 +52,12 @@ def summary(report: Report) -> dict[str, Any]:
 
 
 def profiled(model: nn.Module, *inputs: Any) -> dict[str, Any]:
-    """One strict profile of ``model(*inputs)`` (and a backward, as training runs it), its
-    summary, and the gathered report's."""
+    """One strict profile of a forward ``model(*inputs)``, its summary, and the gathered
+    report's. The backward runs after the block, as a training step would, so the counts
+    are the forward's whatever phases a profile learns to count."""
     with flopcount.profile(model, strict=True) as report:
-        model(*inputs).sum().backward()
+        out = model(*inputs)
+    out.sum().backward()
     if not can_gather():
         return {"rank": summary(report), "gathered": None}
     gathered = report.gather()
