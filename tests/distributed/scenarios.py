@@ -39,7 +39,7 @@ def summary(report: Report) -> dict[str, Any]:
         "ops": report.ops,
         "macs": report.macs,
         "modules": {
-            name: {"ops": r.ops, "macs": r.macs, "type": r.type, "depth": r.depth}
+            name: {"ops": r.ops, "macs": r.macs, "calls": r.calls, "type": r.type, "depth": r.depth}
             for name, r in report.modules.items()
         },
         "unsupported": report.unsupported,
@@ -245,3 +245,56 @@ def fsdp2_tp(rank: int, world: int) -> dict[str, Any]:
     parallelize_module(model, mesh["tp"], {"0": ColwiseParallel(), "2": RowwiseParallel()})
     fully_shard(model, mesh=mesh["dp"])
     return profiled(model, batch(mesh["dp"].get_local_rank()))
+
+
+# -- pipeline parallel ---------------------------------------------------------------------
+LAYERS, MICROBATCHES = 4, 2
+
+
+class Stack(nn.Module):
+    """LAYERS × (Linear(D, D) + ReLU); a pipeline stage keeps some layers, named as in the
+    whole model (a ModuleDict keeps its keys when others are deleted)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.layers = nn.ModuleDict({str(i): nn.Linear(D, D) for i in range(LAYERS)})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers.values():
+            x = torch.relu(layer(x))
+        return x
+
+
+def pipeline(rank: int, world: int) -> dict[str, Any]:
+    """torch.distributed.pipelining: stage ``rank`` runs LAYERS / world layers, GPipe."""
+    from torch.distributed.pipelining import PipelineStage, ScheduleGPipe
+
+    model = Stack()
+    per_stage = LAYERS // world
+    for i in range(LAYERS):
+        if i // per_stage != rank:
+            del model.layers[str(i)]
+    stage = PipelineStage(model, rank, world, torch.device("cpu"))
+    schedule = ScheduleGPipe(stage, n_microbatches=MICROBATCHES)
+
+    def step() -> None:
+        if rank == 0:
+            schedule.step(batch(0))
+        else:
+            schedule.step()
+
+    # the first step also runs a forward of one microbatch to infer the stage's shapes,
+    # which a profile would count like any forward: profile a later step
+    step()
+    with flopcount.profile(model, strict=True) as report:
+        step()
+    if not can_gather():
+        return {"rank": summary(report), "gathered": None}
+    gathered = report.gather()
+    return {
+        "rank": summary(report),
+        "gathered": summary(gathered),
+        "ranks_macs": [r.macs for r in gathered.ranks],
+        "table": gathered.table(names="qualified"),
+    }

@@ -16,7 +16,7 @@ from torch import nn
 import flopcount
 
 from . import scenarios, spawn
-from .scenarios import DM, FFN, HD, HEADS, LB, OUT, B, D, H, S
+from .scenarios import DM, FFN, HD, HEADS, LAYERS, LB, MICROBATCHES, OUT, B, D, H, S
 
 pytestmark = spawn.requires_gloo
 
@@ -199,3 +199,24 @@ def test_fsdp2_times_tensor_parallel_on_four_processes() -> None:
     assert gathered["macs"] == job.macs == dp * MLP_MACS
     assert gathered["ops"] == job.ops
     assert results[0]["ranks_macs"] == [MLP_MACS // tp] * (dp * tp)
+
+
+# -- pipeline parallel ---------------------------------------------------------------------
+def test_pipeline_stages_gather_into_the_whole_model() -> None:
+    results = spawn.run(scenarios.pipeline, 2)
+    stages = len(results)
+    per_stage = LAYERS // stages
+    for rank, result in enumerate(results):
+        mine = result["rank"]
+        assert mine["unsupported"] == {}
+        own = [f"layers.{i}" for i in range(rank * per_stage, (rank + 1) * per_stage)]
+        assert [name for name in mine["modules"] if name.startswith("layers.")] == own
+        for name in own:  # MICROBATCHES calls of B / MICROBATCHES rows: each row once
+            assert mine["modules"][name]["calls"] == MICROBATCHES
+            assert mine["modules"][name]["macs"] == B * D * D
+        assert mine["macs"] == per_stage * B * D * D
+    whole = single(scenarios.Stack(), scenarios.batch(0))
+    gathered = gathered_of(results[0])
+    assert list(gathered["modules"]) == ["", "layers", *(f"layers.{i}" for i in range(LAYERS))]
+    assert (gathered["macs"], gathered["ops"]) == (whole.macs, whole.ops)
+    assert results[0]["ranks_macs"] == [per_stage * B * D * D] * stages
