@@ -215,8 +215,11 @@ def collectives_by_module(
 # -- wrappers ------------------------------------------------------------------------------
 # Wrapper classes (where the running torch has them) and the attribute holding what each
 # wraps; the classes are read from sys.modules, so no wrapper module is ever imported here.
+# DDP wraps the whole model (torch refuses a DDP inside another), and its module is loaded
+# with torch itself: only the root is checked for it. The others are looked for on every
+# module, and only once their modules have been imported.
+_ROOT_WRAPPERS = (("torch.nn.parallel.distributed", "DistributedDataParallel", "module"),)
 _WRAPPERS = (
-    ("torch.nn.parallel.distributed", "DistributedDataParallel", "module"),
     ("torch.distributed.fsdp.fully_sharded_data_parallel", "FullyShardedDataParallel",
      "_fsdp_wrapped_module"),
     ("torch.distributed.algorithms._checkpoint.checkpoint_wrapper", "ActivationWrapper",
@@ -224,17 +227,27 @@ _WRAPPERS = (
 )  # fmt: skip
 
 
-def _wrapped(nodes: Mapping[torch.nn.Module, Node]) -> dict[str, str]:
-    """``{wrapped module's name: wrapper's name}`` for every wrapper among ``nodes``."""
-    classes = []
-    for module_name, class_name, attribute in _WRAPPERS:
+def _loaded(wrappers: Iterable[tuple[str, str, str]]) -> list[tuple[type, str]]:
+    found = []
+    for module_name, class_name, attribute in wrappers:
         cls = getattr(sys.modules.get(module_name), class_name, None)
         if isinstance(cls, type):
-            classes.append((cls, attribute))
-    if not classes:
-        return {}
-    types = tuple(cls for cls, _ in classes)
+            found.append((cls, attribute))
+    return found
+
+
+def _wrapped(nodes: Mapping[torch.nn.Module, Node]) -> dict[str, str]:
+    """``{wrapped module's name: wrapper's name}`` for every wrapper among ``nodes`` (the
+    root first, as the engine builds them)."""
     found = {}
+    root = next(iter(nodes), None)
+    for cls, attribute in _loaded(_ROOT_WRAPPERS):
+        if isinstance(root, cls):
+            found[attribute] = ""
+    classes = _loaded(_WRAPPERS)
+    if not classes:
+        return found
+    types = tuple(cls for cls, _ in classes)
     for module, node in nodes.items():
         if isinstance(module, types):
             attribute = next(a for cls, a in classes if isinstance(module, cls))
