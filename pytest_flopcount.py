@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 MARKER = "flop_budget"
-_BUDGET_KEYS = ("max_ops", "max_macs", "modules")
+_BUDGET_KEYS = ("max_ops", "max_macs", "modules", "phase")
 _reports_key = pytest.StashKey[list]()
 _baseline_key = pytest.StashKey["Baseline"]()
 
@@ -59,9 +59,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(max_ops=None, max_macs=None, modules=None): hold every profile taken with "
-        "the flop_counter fixture in this test to these budgets (modules maps qualified-name "
-        "globs to max ops)",
+        f"{MARKER}(max_ops=None, max_macs=None, modules=None, phase=None): hold every profile "
+        "taken with the flop_counter fixture in this test to these budgets (modules maps "
+        "qualified-name globs to max ops; phase='backward' checks one phase of a training step)",
     )
     path = config.getoption("--flop-baseline")
     for option in ("--flop-baseline-update", "--flop-baseline-prune", "--flop-tolerance"):

@@ -7,6 +7,7 @@ clock on one thread; run it on an otherwise idle machine and compare ratios with
 
     python benchmarks/overhead.py                 # every model, one process each
     python benchmarks/overhead.py --model resnet50 --repeats 15
+    python benchmarks/overhead.py --train --repeats 5   # a training step of ResNet-50, batch 8
 """
 
 from __future__ import annotations
@@ -153,13 +154,81 @@ def measure(name: str, repeats: int) -> tuple[list[Row], int]:
     return rows, calls
 
 
+def measure_training(repeats: int) -> list[tuple[str, float, float, float, float]]:
+    """A training step of ResNet-50 at batch 8 (forward, backward, SGD step): each tool's
+    median seconds and its ratio (median, min, max) over the unprofiled step."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    torch.manual_seed(0)
+    model = MODELS["resnet50"][0]().train()
+    x = torch.randn(8, 3, 224, 224)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        model(x).sum().backward()
+        optimizer.step()
+
+    def profiled(operators: bool) -> Runner:
+        def run() -> object:
+            with flopcount.profile(model, operators=operators) as report:
+                step()
+            return report.phases
+
+        return run
+
+    def torch_counter() -> object:
+        with FlopCounterMode(display=False) as mode:
+            step()
+        return mode.get_total_flops()
+
+    tools: dict[str, Runner] = {
+        "plain training step": step,  # type: ignore[dict-item]
+        "flopcount (operators=False)": profiled(False),
+        "flopcount (default)": profiled(True),
+        "FlopCounterMode": torch_counter,
+    }
+    for run in tools.values():
+        run()
+    times: dict[str, list[float]] = {tool: [] for tool in tools}
+    for _ in range(repeats):
+        for tool, run in tools.items():
+            start = time.perf_counter()
+            run()
+            times[tool].append(time.perf_counter() - start)
+    base = statistics.median(times["plain training step"])
+    return [
+        (tool, statistics.median(t), statistics.median(t) / base, min(t) / base, max(t) / base)
+        for tool, t in times.items()
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=sorted(MODELS), default=None)
     parser.add_argument("--repeats", type=int, default=11)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--train", action="store_true", help="time a ResNet-50 training step")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.train:
+        from tabulate import tabulate
+
+        print(
+            f"\nResNet-50 training step, batch 8 at 224 px ({args.repeats} alternating runs, "
+            f"{args.threads} thread(s), torch {torch.__version__})"
+        )
+        print(
+            tabulate(
+                [
+                    (tool, f"{sec:.3f}", f"{med:.3f}x", f"{lo:.3f}-{hi:.3f}x")
+                    for tool, sec, med, lo, hi in measure_training(args.repeats)
+                ],
+                headers=("tool", "median s", "ratio (median)", "ratio (min-max)"),
+                disable_numparse=True,
+            )
+        )
+        return
     if args.model is None:
         for name in MODELS:
             subprocess.run(

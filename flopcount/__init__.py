@@ -31,7 +31,7 @@ from ._registry import (
     registered_types,
     zero_cost,
 )
-from ._report import ModuleStats, OperatorStats, Report
+from ._report import ModuleStats, OperatorStats, Report, Step
 from ._version import __version__
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "RegistrationError",
     "Registry",
     "Report",
+    "Step",
     "UnsupportedError",
     "UnsupportedWarning",
     "__version__",

@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ._count import Count
 from ._errors import BudgetExceeded
 from ._table import render_offenders
 
@@ -28,10 +29,15 @@ def _validate_limit(name: str, value: object) -> float | None:
     return value
 
 
+PHASES = ("forward", "backward", "recompute", "optimizer")
+
+
 def validate_budget(
-    max_ops: object = None, max_macs: object = None, modules: object = None
+    max_ops: object = None, max_macs: object = None, modules: object = None, phase: object = None
 ) -> dict[str, float]:
     """Check budget arguments up front; returns the per-module globs. ``ValueError`` if bad."""
+    if phase is not None and phase not in PHASES:
+        raise ValueError(f"phase must be one of {', '.join(PHASES)} or None, got {phase!r}")
     _validate_limit("max_ops", max_ops)
     _validate_limit("max_macs", max_macs)
     if modules is None:
@@ -57,14 +63,19 @@ def offenders(
     max_ops: float | None = None,
     max_macs: float | None = None,
     modules: Mapping[str, float] | None = None,
+    phase: str | None = None,
 ) -> list[tuple[str, int, float]]:
-    """Every (what, actual, budget) over its limit; raises ``ValueError`` for bad limits."""
-    globs = validate_budget(max_ops, max_macs, modules)
+    """Every (what, actual, budget) over its limit; raises ``ValueError`` for bad limits.
+    ``phase`` holds one phase (``"backward"``...) to the limits instead of all of them."""
+    globs = validate_budget(max_ops, max_macs, modules, phase)
     rows: list[tuple[str, int, float]] = []
-    if max_ops is not None and report.total > max_ops:
-        rows.append(("total ops", report.total, max_ops))
-    if max_macs is not None and report.macs > max_macs:
-        rows.append(("total MACs", report.macs, max_macs))
+    zero = Count(0)
+    total = report.phases.get(phase, zero) if phase else Count(report.total, report.macs)
+    what = f"{phase} " if phase else "total "
+    if max_ops is not None and total.ops > max_ops:
+        rows.append((f"{what}ops", total.ops, max_ops))
+    if max_macs is not None and total.macs > max_macs:
+        rows.append((f"{what}MACs", total.macs, max_macs))
     for pattern, limit in globs.items():
         if pattern == "(root)":
             matched = [""]
@@ -79,9 +90,10 @@ def offenders(
             )
             raise ValueError(f"module budget {pattern!r} matches no module; {hint}")
         for name in matched:
-            ops = report.modules[name].ops
+            row = report.modules[name]
+            ops = row.phases.get(phase, zero).ops if phase else row.ops
             if ops > limit:
-                rows.append((f"ops of {report.describe(name)}", ops, limit))
+                rows.append((f"{what if phase else ''}ops of {report.describe(name)}", ops, limit))
     return rows
 
 
@@ -91,10 +103,11 @@ def check_report(
     max_ops: float | None = None,
     max_macs: float | None = None,
     modules: Mapping[str, float] | None = None,
+    phase: str | None = None,
 ) -> None:
     """Raise :class:`BudgetExceeded`, listing every offender, if anything is over budget."""
     __tracebackhide__ = True
-    rows = offenders(report, max_ops=max_ops, max_macs=max_macs, modules=modules)
+    rows = offenders(report, max_ops=max_ops, max_macs=max_macs, modules=modules, phase=phase)
     if rows:
         raise BudgetExceeded(
             f"flopcount budget exceeded ({len(rows)} over):\n{render_offenders(rows)}", rows

@@ -104,6 +104,58 @@ EnableTorchFunction: Any = _private_or_stub("torch._C._EnableTorchFunction")
 """Context manager: torch-function handling back on inside a disabled region."""
 
 
+_function_stack_length: Callable[[], int] = _private_or_stub("torch._C._len_torch_function_stack")
+_function_stack_at: Callable[[int], Any] = _private_or_stub("torch._C._get_function_stack_at")
+_pop_function_mode: Callable[[], Any] = _private_or_stub("torch._C._pop_torch_function_stack")
+push_function_mode: Callable[[Any], None] = _private_or_stub(
+    "torch._C._push_on_torch_function_stack"
+)
+"""Put a mode popped with :func:`pop_function_mode` back on top of the stack."""
+
+
+def pop_function_mode(mode: Any) -> bool:
+    """Take ``mode`` off the torch-function mode stack if it is on top (C calls, no
+    context-manager machinery: this runs on the engine's hot path); False if it is not."""
+    length = _function_stack_length()
+    if length and _function_stack_at(length - 1) is mode:
+        _pop_function_mode()
+        return True
+    return False
+
+
+dispatch_stack_length: Callable[[], int] = _private_or_stub("torch._C._len_torch_dispatch_stack")
+_dispatch_stack_at: Callable[[int], Any] = _private_or_stub("torch._C._get_dispatch_stack_at")
+_pop_dispatch: Callable[[], Any] = _private_or_stub("torch._C._pop_torch_dispatch_stack")
+_push_dispatch: Callable[[Any], None] = _private_or_stub("torch._C._push_on_torch_dispatch_stack")
+
+
+def remove_dispatch_mode(mode: Any) -> None:
+    """Take ``mode`` (entered with ``mode.__enter__()`` from a hook, where no ``with``
+    block could hold it) off the dispatch mode stack: by its own ``__exit__`` when it is on
+    top, else by lifting the modes above it off and putting them back in order."""
+    length = dispatch_stack_length()
+    if length and _dispatch_stack_at(length - 1) is mode:
+        mode.__exit__(None, None, None)
+        return
+    above = []
+    while dispatch_stack_length():
+        top = _pop_dispatch()
+        if top is mode:
+            break
+        above.append(top)
+    else:  # not on the stack at all: put everything back
+        pass
+    for top in reversed(above):
+        _push_dispatch(top)
+
+
+def register_optimizer_step_pre_hook(hook: Callable[..., Any]) -> Any:
+    """One global pre-hook on every ``torch.optim.Optimizer.step`` (a removable handle)."""
+    from torch.optim.optimizer import register_optimizer_step_pre_hook as register
+
+    return register(hook)
+
+
 def _no_graph_task() -> int:
     return -1
 

@@ -122,19 +122,22 @@ class LocalFormula:
             module._parameters = parameters
 
 
-def localize_on_first_call(node: Node, args: tuple[Any, ...], kwargs: Any, output: Any) -> None:
+def localize_on_first_call(
+    node: Node, module: torch.nn.Module, args: tuple[Any, ...], kwargs: Any, output: Any
+) -> tuple[tuple[int, ...], ...] | None:
     """On a module's first counted call: if it computes on DTensors, price it on its shards
-    from now on (its formula wrapped in :class:`LocalFormula`, its input shapes local)."""
+    from now on (its formula wrapped in :class:`LocalFormula`, kept with the node while the
+    engine reuses the model's tree) and return its local input shapes; else None."""
     dtensor = dtensor_type()
     formula = node.formula
     if dtensor is None or formula is None or formula is zero_cost:
-        return
-    sharded = any(isinstance(p, dtensor) for p in node.module._parameters.values())
+        return None
+    sharded = any(isinstance(p, dtensor) for p in module._parameters.values())
     if not sharded and not _holds((args, kwargs, output), dtensor):
-        return
+        return None
     if not isinstance(formula, LocalFormula):
         node.formula = LocalFormula(formula, dtensor, sharded)
-    node.shapes = shapes_of(_localized((args, kwargs), dtensor))
+    return shapes_of(_localized((args, kwargs), dtensor))
 
 
 def local_views(
@@ -236,22 +239,22 @@ def _loaded(wrappers: Iterable[tuple[str, str, str]]) -> list[tuple[type, str]]:
     return found
 
 
-def _wrapped(nodes: Mapping[torch.nn.Module, Node]) -> dict[str, str]:
-    """``{wrapped module's name: wrapper's name}`` for every wrapper among ``nodes`` (the
-    root first, as the engine builds them)."""
+def _wrapped(model: torch.nn.Module, nodes: Mapping[torch.nn.Module, Node]) -> dict[str, str]:
+    """``{wrapped module's name: wrapper's name}`` for every wrapper: ``model`` (the root,
+    named "") and the modules of ``nodes``."""
     found = {}
-    root = next(iter(nodes), None)
     for cls, attribute in _loaded(_ROOT_WRAPPERS):
-        if isinstance(root, cls):
+        if isinstance(model, cls):
             found[attribute] = ""
     classes = _loaded(_WRAPPERS)
     if not classes:
         return found
     types = tuple(cls for cls, _ in classes)
-    for module, node in nodes.items():
+    named = [(model, "")] + [(m, node.name) for m, node in nodes.items() if m is not model]
+    for module, name in named:
         if isinstance(module, types):
             attribute = next(a for cls, a in classes if isinstance(module, cls))
-            found[f"{node.name}.{attribute}" if node.name else attribute] = node.name
+            found[f"{name}.{attribute}" if name else attribute] = name
     return found
 
 
@@ -272,6 +275,7 @@ def _renamer(wrapped: Mapping[str, str]) -> Callable[[str], str]:
 
 def finish_report(
     report: Report,
+    model: torch.nn.Module,
     nodes: Mapping[torch.nn.Module, Node],
     tallies: Mapping[tuple[str, str], tuple[int, int, int]],
 ) -> None:
@@ -281,7 +285,7 @@ def finish_report(
     name and place; a wrapper's own work, if any, added to its self counts), the names in
     ``unsupported``, ``uncounted`` and ``collectives`` renamed alike, and
     ``report.wrapped_names`` mapping each renamed row to its name in ``named_modules()``."""
-    wrapped = _wrapped(nodes) if nodes else {}
+    wrapped = _wrapped(model, nodes)
     rename = _renamer(wrapped)
     report.collectives = collectives_by_module(tallies, rename)
     if not wrapped:

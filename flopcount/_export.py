@@ -31,6 +31,7 @@ def _row_dict(row: ModuleStats) -> dict[str, Any]:
     data["input_shapes"] = [list(shape) for shape in row.input_shapes]
     data["has_formula"] = row.has_formula
     data["children"] = list(row.children)
+    data["phases"] = {name: {"ops": c.ops, "macs": c.macs} for name, c in row.phases.items()}
     return data
 
 
@@ -43,6 +44,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         "torch_version": torch.__version__,
         "units": dict(UNITS),
         "total": {"ops": report.total, "macs": report.macs},
+        "phases": {name: {"ops": c.ops, "macs": c.macs} for name, c in report.phases.items()},
         "modules": [_row_dict(row) for row in report.modules.values()],
         "unsupported": dict(sorted(report.unsupported.items())),
         "uncounted": dict(sorted(report.uncounted.items())),
@@ -58,6 +60,14 @@ def to_dict(report: Report) -> dict[str, Any]:
             }
             for module, issued in report.collectives.items()
         },
+        "steps": [
+            {
+                "ops": step.ops,
+                "macs": step.macs,
+                "input_shapes": [list(x) for x in step.input_shapes],
+            }
+            for step in report.steps
+        ],
     }
 
 

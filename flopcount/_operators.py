@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from torch import is_grad_enabled
 from torch._ops import OpOverload, OpOverloadPacket
 from torch.overrides import TorchFunctionMode
 
@@ -115,19 +116,20 @@ class OperatorMode(TorchFunctionMode):
         if kwargs is None:
             kwargs = {}
         state = self.state
+        phase = None
         if self.tally:
             with DisableTorchFunction():
                 out = func(*args, **kwargs)
         else:
             out = func(*args, **kwargs)
-            if not state.stack or current_graph_task() != -1:
-                return out  # inside a graph task: a checkpoint's recomputation
-            if state.suppress:
-                # distributed: a collective a formula'd module issues (a parallel style's
-                # input hook) is still named; nothing inside such a module is priced
-                if type(func) is OpOverload and self.table.get(func) is _distributed.collective:
-                    _distributed.record_collective(state, func, operator_name(func), args, kwargs)
+            if state.suppress or not state.stack:
                 return out
+            if current_graph_task() != -1:
+                # grad mode on inside backward: a checkpoint recomputing a forward; off: a
+                # Python backward's own calls, which the backward's dispatch mode prices
+                if not is_grad_enabled():
+                    return out
+                phase = "recompute"
         try:
             formula = self.table.get(func)
         except TypeError:  # an unhashable callable
@@ -143,7 +145,7 @@ class OperatorMode(TorchFunctionMode):
         result = out
         if types:  # distributed: DTensor arguments are priced on this rank's local shards
             args, kwargs, out = _distributed.local_views(types, args, kwargs, out)
-        if formula is _distributed.collective and not self.tally:
+        if formula is _distributed.collective and phase is None and not self.tally:
             _distributed.record_collective(state, func, operator_name(func), args, kwargs)
         with DisableTorchFunction():
             try:
@@ -154,10 +156,15 @@ class OperatorMode(TorchFunctionMode):
                 raise self._formula_error(func, args, kwargs, error) from error
         if self.tally:
             self.total += value
+        elif phase is not None:
+            ops, macs = state.phase(phase)
+            index = state.stack[-1].index
+            ops[index] += value.ops
+            macs[index] += value.macs
         else:
-            node = state.stack[-1]
-            node.self_ops += value.ops
-            node.self_macs += value.macs
+            index = state.stack[-1].index
+            state.ops[index] += value.ops
+            state.macs[index] += value.macs
             tally = state.by_operator.get(func)
             state.by_operator[func] = (
                 (value.ops, value.macs, 1)
@@ -173,7 +180,7 @@ class OperatorMode(TorchFunctionMode):
         if not self.tally:
             node = self.state.stack[-1]
             who = repr(node.name) if node.name else "(root)"
-            where = f" called in {who} ({type(node.module).__name__})"
+            where = f" called in {who} ({node.kind.__name__})"
         return FormulaError(
             f"the formula for {operator_name(func)}{where} failed on input shapes "
             f"{list(shapes_of((args, kwargs)))}: {type(error).__name__}: {error}"

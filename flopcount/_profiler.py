@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import gc
 import logging
+import operator
 import sys
 import threading
 import warnings
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from types import TracebackType
@@ -31,14 +32,24 @@ from torch.nn.modules import module as _nn_module
 
 from . import _distributed
 from ._check import validate_budget
-from ._compat import DisableTorchFunction, current_graph_task, register_global_forward_hook
+from ._compat import (
+    DisableTorchFunction,
+    current_graph_task,
+    dispatch_stack_length,
+    pop_function_mode,
+    push_function_mode,
+    register_global_forward_hook,
+    register_optimizer_step_pre_hook,
+    remove_dispatch_mode,
+)
 from ._count import Count, as_count
 from ._errors import DryRunError, FormulaError, UnsupportedError
-from ._node import Node, SessionState, module_stats, totals
+from ._node import Node, SessionState, module_stats
 from ._operators import OperatorMode, operator_name
 from ._registry import DEFAULT, Registry, using, zero_cost
-from ._report import OperatorStats, Report
+from ._report import OperatorStats, Report, Step
 from ._shapes import shapes_of
+from ._training import BackwardMode, Training, next_node_number
 
 _MISSING: Any = object()
 
@@ -131,67 +142,84 @@ class profile:  # noqa: N801 - a context manager named like contextlib's
         if self._exit_stack is None:
             raise RuntimeError("flopcount.profile.__exit__ called without __enter__")
         self._exit_stack.close()
-        root = self._session.finish()
-        state = self._session.state
+        session = self._session
+        root, state = session.finish()
         self.report._fill(
-            totals(root), partial(module_stats, root), state.unsupported, state.uncounted
+            state.phase_totals(),
+            partial(module_stats, root, state),
+            state.unsupported,
+            state.uncounted,
         )
         self.report.by_operator = _by_operator(state.by_operator)
+        self.report.steps = [Step(ops, macs, shapes) for ops, macs, shapes in state.steps]
         # distributed: collectives per module; rows named past DDP/FSDP1/checkpoint wrappers
-        _distributed.finish_report(self.report, self._session.nodes, state.collectives)
+        _distributed.finish_report(self.report, self.model, session.nodes, state.collectives)
         if exc_type is not None:
             return
         unsupported, uncounted = self.report.unsupported, self.report.uncounted
         if not (unsupported or uncounted):
             return
-        labels = {name: self.report.describe(name) for name in (*unsupported, *uncounted)}
+        labels = session.labels((*unsupported, *uncounted))
         if self.strict:
             raise UnsupportedError(unsupported, uncounted, labels)
         warnings.warn(_not_counted_message(unsupported, uncounted, labels), UnsupportedWarning, 2)
 
 
-class _Session:
-    """Hook state of one active profile: the node map, the shared state, the hooks."""
+class _Tree:
+    """A model's node tree, kept between profiles while nothing it depends on changed.
 
-    def __init__(self, model: nn.Module, registry: Registry, operators: bool) -> None:
-        self.model = model
+    Building it is one node per module; on a model profiled every step (training, decoding)
+    that was most of a profile's fixed cost. It is reused while the registry is the same
+    object at the same version and every module still has the same children under the
+    same names. It never holds the model itself (the root node's module is set only while a
+    profile runs), so a cache keyed weakly by the model lets the model be freed.
+    """
+
+    def __init__(self, model: nn.Module, registry: Registry) -> None:
         self.registry = registry
-        self.operators = operators
-        self.thread = threading.get_ident()
-        self.nodes: dict[nn.Module, Node] = {}
-        self.aliases: dict[tuple[Node, Node], Node] = {}
-        self.state = SessionState()
-        self._code_free_types: dict[type, bool] = {}
+        self.version = registry.version
+        self.nodes: dict[nn.Module, Node] = {}  # every module but the root
+        self.order: list[Node] = []  # by index
+        self.busy = False
+        self.operators: bool | None = None  # the mode the per-mode flags were set for
+        self.covering: list[Node] = []  # nodes whose formula covers children of theirs
+        self._kinds: dict[str, str] | None = None
         # Building one node per module allocates a few objects per module; on a model of
         # 100,000 modules the collector's full passes over everything torch has allocated
-        # made registration 5x slower than linear. Pause it for the build only.
+        # made the build 5x slower than linear. Pause it for the build only.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            self.root = self._add_tree(model)
+            self.root = self._build(model)
         finally:
             if collecting:
                 gc.enable()
+        self.structure: list[tuple[nn.Module, tuple[Any, ...]]] = [
+            (module, tuple(module._modules.items())) for module in self.nodes
+        ]
+        self.root_structure = tuple(model._modules.items())
+        self.root.module = None
 
-    def _add_tree(self, model: nn.Module) -> Node:
+    def _build(self, model: nn.Module) -> Node:
         """One node per module, named exactly as ``model.named_modules()`` names it.
 
         Iterative pre-order walk: a module reachable twice keeps its first name.
         """
-        nodes = self.nodes
+        nodes, order = self.nodes, self.order
         lookup = self.registry.lookup
-        root = Node("", model, lookup(type(model)), None)
-        nodes[model] = root
+        root = Node("", model, lookup(type(model)), None, 0)
+        order.append(root)
         todo: list[tuple[Node, str, nn.Module | None]] = [
             (root, name, child) for name, child in reversed(model._modules.items())
         ]
         while todo:
             parent, name, module = todo.pop()
-            if module is None or module in nodes:
+            if module is None or module is model or module in nodes:
                 continue
             qualified = f"{parent.name}.{name}" if parent.name else name
-            node = Node(qualified, module, lookup(type(module)), parent)
+            node = Node(qualified, module, lookup(type(module)), parent, len(order))
             nodes[module] = node
+            order.append(node)
             parent.add_child(node)
             if module._modules:
                 todo.extend(
@@ -200,29 +228,150 @@ class _Session:
                 )
         return root
 
+    def release(self) -> None:
+        """Drop every reference to the model's modules and tensors: the nodes link to each
+        other (parents, children), so without this the submodules of a deleted model would
+        wait for the cycle collector. Reports keep the names and types they need."""
+        self.nodes.clear()
+        self.structure = []
+        for node in self.order:
+            node.module = None
+            node.memo = node.fingerprint = None
+
+    def kinds(self) -> dict[str, str]:
+        """Type name of every module by qualified name (a copy; built once per tree)."""
+        if self._kinds is None:
+            self._kinds = {node.name: node.kind.__name__ for node in self.order}
+        return dict(self._kinds)
+
+    def fits(self, model: nn.Module, registry: Registry) -> bool:
+        """Whether this tree still describes ``model`` under ``registry``."""
+        if self.busy or registry is not self.registry or registry.version != self.version:
+            return False
+        if tuple(model._modules.items()) != self.root_structure:
+            return False
+        return all(tuple(module._modules.items()) == items for module, items in self.structure)
+
+
+_TREES: dict[int, _Tree] = {}
+"""The node tree of each model profiled, by ``id(model)``; an entry goes when its model
+does (a ``weakref.finalize``), and takes its references to the submodules with it."""
+
+
+def _tree_of(model: nn.Module, registry: Registry) -> _Tree:
+    key = id(model)
+    tree = _TREES.get(key)
+    if tree is not None and tree.fits(model, registry):
+        return tree
+    if tree is None:
+        weakref.finalize(model, _forget_tree, key)
+    elif not tree.busy:
+        tree.release()
+    tree = _TREES[key] = _Tree(model, registry)
+    return tree
+
+
+def _forget_tree(key: int) -> None:
+    tree = _TREES.pop(key, None)
+    if tree is not None:
+        tree.release()
+
+
+def fingerprint(module: nn.Module) -> tuple[Any, ...]:
+    """What a module's count can depend on besides its inputs' shapes: its class, every
+    attribute (hyper-parameters, the ``training`` flag...), its parameters and buffers, by
+    identity. Rebinding any of them (``conv.stride = (2, 2)``, a new weight, a buffer set
+    to None) changes it; updating a tensor in place (running statistics) does not."""
+    return (
+        type(module),
+        *vars(module).values(),
+        *module._parameters.values(),
+        *module._buffers.values(),
+    )
+
+
+def _same(a: tuple[Any, ...] | None, b: tuple[Any, ...]) -> bool:
+    """Element-wise identity: ``==`` on tensors would compare values."""
+    return a is not None and len(a) == len(b) and all(map(operator.is_, a, b))
+
+
+class _Session:
+    """Hook state of one active profile: the model's node tree, this profile's counters
+    (:class:`SessionState`), the hooks."""
+
+    def __init__(self, model: nn.Module, registry: Registry, operators: bool) -> None:
+        self.model = model
+        self.registry = registry
+        self.operators = operators
+        self.thread = threading.get_ident()
+        tree = self.tree = _tree_of(model, registry)
+        tree.busy = True
+        self.root = tree.root
+        self.root.module = model
+        self.nodes = tree.nodes
+        self.nodes[model] = self.root
+        self.dynamic: list[nn.Module] = []
+        self.aliases: dict[tuple[Node, Node], Node] = {}
+        self.state = SessionState(len(tree.order))
+        self.dispatch_depth = dispatch_stack_length()
+        self.mode: OperatorMode | None = None
+        self.mode_off = False  # the operator mode is popped while a formula module runs
+        self._code_free_types: dict[type, bool] = {}
+        # a training step is possible: count backward, recomputation and optimizer steps
+        self.training: Training | None = None
+        if torch.is_grad_enabled() and any(p.requires_grad for p in model.parameters()):
+            self.training = Training(
+                self.state, tree.order, registry.operator_table(), self._optimizer_count
+            )
+
     def install(self, stack: ExitStack) -> None:
+        stack.callback(self._release)
         self.pre_hook, post_hook = self._make_hooks()
         register_global_forward_hook(post_hook, stack)
-        if self.operators:
+        tree = self.tree
+        if tree.operators is not self.operators:
+            self._set_flags()
+        if self.training is not None:
+            stack.callback(self._end_training)
+            stack.enter_context(register_optimizer_step_pre_hook(self.training.optimizer_step))
+        if self.operators or self.training is not None:
             # every module is pushed; a formula-less leaf is counted by its operators
             stack.enter_context(_nn_module.register_module_forward_pre_hook(self.pre_hook))
-            stack.enter_context(OperatorMode(self.registry.operator_table(), self.state))
+        if self.operators:
+            self.mode = OperatorMode(self.registry.operator_table(), self.state)
+            stack.enter_context(self.mode)
+            stack.callback(self._restore_mode)  # runs before the mode's own exit
             return
+        if self.training is not None:  # the global pre-hook above pushes every module
+            return
+        for node in tree.covering:
+            stack.enter_context(node.module.register_forward_pre_hook(self.pre_hook, prepend=True))  # type: ignore[union-attr]
+        if self.root.formula is None:  # the root's push marks "inside the model" for new modules
+            stack.enter_context(self.model.register_forward_pre_hook(self.pre_hook, prepend=True))
+
+    def _set_flags(self) -> None:
+        """Per-mode facts of the tree's nodes, set when the mode differs from last time.
+
+        Hooks only: a formula-less leaf is unsupported (nothing of it is counted) and a
+        formula-less block that runs code of its own is uncounted (its children are);
+        the blocks whose formula covers children of theirs get a pre-hook. With operators
+        every module is pushed and counted by its torch calls: no flags."""
+        tree = self.tree
         code_free = self._code_free
-        for node in self.nodes.values():
+        tree.covering = []
+        for node in tree.order:
+            node.unsupported = node.uncounted = False
+            if self.operators:
+                continue
             if node.formula is None:
-                if not code_free(type(node.module)):
-                    # a leaf: nothing of it is counted; a block: its children are
+                if not code_free(node.kind):
                     node.unsupported = not node.children
                     node.uncounted = not node.unsupported
-            elif node.children:
-                stack.enter_context(
-                    node.module.register_forward_pre_hook(self.pre_hook, prepend=True)
-                )
-        if self.root.formula is None:  # the root's push marks "inside the model" for new modules
-            stack.enter_context(
-                self.root.module.register_forward_pre_hook(self.pre_hook, prepend=True)
-            )
+            elif node.children and node is not self.root:
+                tree.covering.append(node)
+        if not self.operators and self.root.formula is not None and self.root.children:
+            tree.covering.append(self.root)
+        tree.operators = self.operators
 
     def _code_free(self, module_type: type) -> bool:
         """Whether a formula-less module type runs no arithmetic of its own, so that hooks
@@ -239,9 +388,76 @@ class _Session:
         self._code_free_types[module_type] = free
         return free
 
-    def finish(self) -> Node:
+    def await_backward(self) -> None:
+        """The model returned to the block: if it built an autograd graph, a backward may
+        follow; push the mode that counts it (once), unless the user's own dispatch mode
+        entered since the block began would sit under it."""
+        training = self.training
+        if training is None or not training.intervals.recorded:
+            return
+        if dispatch_stack_length() != self.dispatch_depth:
+            return
+        training.mode = BackwardMode(training)
+        training.mode.__enter__()
+
+    def _end_training(self) -> None:
+        """Stop counting training work and take the backward mode off the stack (a mode
+        the user entered after it stays where it was)."""
+        training = self.training
+        if training is None:
+            return
+        training.active = False
+        if training.mode is not None:
+            remove_dispatch_mode(training.mode)
+            training.mode = None  # mode and training refer to each other
+
+    def _optimizer_count(self, optimizer: Any, group: Mapping[str, Any], parameter: Any) -> Count:
+        """One step of ``optimizer`` on ``parameter``, by the optimizer's registered formula
+        (``register_optimizer``); an optimizer without one is named in ``unsupported``."""
+        from . import _registry
+
+        lookup = getattr(_registry, "lookup_optimizer", None)
+        formula = lookup(type(optimizer)) if lookup is not None else None
+        if formula is None:
+            kind = type(optimizer)
+            self.state.count_unsupported(f"{kind.__module__}.{kind.__qualname__}.step")
+            return Count(0)
+        first_step = not optimizer.state.get(parameter)
+        return as_count(formula(group, parameter.numel(), first_step))
+
+    def _restore_mode(self) -> None:
+        """Put the operator mode back on the stack if a forward raised while it was off."""
+        if self.mode_off:
+            push_function_mode(self.mode)
+            self.mode_off = False
+
+    def _release(self) -> None:
+        """Give the tree back for the next profile: without the model and this profile's
+        modules built during forward (the report keeps what it needs of them)."""
+        for module in self.dynamic:
+            self.nodes.pop(module, None)
+        self.nodes.pop(self.model, None)
+        self.dynamic.clear()
+        self.tree.busy = False
+        self.pre_hook = None  # the hooks close over this session: no cycle outlives it
+        self.training = None  # its optimizer formula is a method of this session
+
+    def finish(self) -> tuple[Node, SessionState]:
         self.state.stack.clear()
-        return self.root
+        root = self.root
+        root.module = None
+        return root, self.state
+
+    def labels(self, names: Iterable[str]) -> dict[str, str]:
+        """How messages name each of ``names``: ``'encoder.0' (Block)``, ``(root) (Model)``;
+        an operator (no module of that name) by its public name."""
+        kinds = self.tree.kinds()
+        for added in self.state.extra.values():
+            kinds.update((node.name, node.kind.__name__) for node in added)
+        return {
+            name: f"{repr(name) if name else '(root)'} ({kinds[name]})" if name in kinds else name
+            for name in names
+        }
 
     # -- the hot path ----------------------------------------------------------------
     def _make_hooks(self) -> tuple[Any, Any]:
@@ -249,14 +465,22 @@ class _Session:
         state = self.state
         nodes_get = self.nodes.get
         stack = state.stack
+        calls = state.calls
         thread = self.thread
         get_ident = threading.get_ident
         add_dynamic = self._add_dynamic
         place = self._place
         graph_task = current_graph_task
-        first_call, evaluate = self._first_call, self._evaluate
-        if self.operators:  # shape reads and formulas must not reach the operator mode
-            first_call, evaluate = _guarded(first_call), _guarded(evaluate)
+        first_call, evaluate, end_step = self._first_call, self._evaluate, self._end_step
+        operators = self.operators
+        if operators:  # shape reads must not reach the operator mode
+            first_call, end_step = _guarded(first_call), _guarded(end_step)
+        pop_mode, push_mode = pop_function_mode, push_function_mode
+        session = self
+        root = self.root
+        training = self.training
+        starts = state.starts
+        next_number = next_node_number
 
         def pre_hook(module: nn.Module, args: tuple[Any, ...]) -> None:
             node = nodes_get(module)
@@ -271,8 +495,13 @@ class _Session:
                 if caller is not node.parent and node.trusted is not caller:
                     node = place(node, caller)
             stack.append(node)
+            if training is not None:
+                starts.append(next_number())
             if node.formula is not None:
                 state.suppress += 1
+                # the formula covers everything inside: nothing in it needs intercepting
+                if operators and state.suppress == 1:
+                    session.mode_off = pop_mode(session.mode)
 
         def post_hook(
             module: nn.Module, args: tuple[Any, ...], kwargs: Any, output: Any = _MISSING
@@ -284,43 +513,84 @@ class _Session:
                 node = add_dynamic(module)
             elif get_ident() != thread:
                 return
+            resume = False
             if stack:  # only pushed nodes are ever on the stack
                 top = stack[-1]
                 if top is node or top.original is node:
                     node = stack.pop()  # the alias, when a non-owner called the module
                     if node.formula is not None:
                         state.suppress -= 1
-            if output is _MISSING:  # the forward raised (always_call hooks get no kwargs then)
-                if state.raised_in is None:
-                    state.raised_in = node
-                return
-            if state.suppress or graph_task() != -1:
-                return  # inside a graph task: checkpointing recomputes a forward in backward
-            calls = node.calls = node.calls + 1
-            if calls == 1:
-                first_call(node, args, kwargs, output)
-            formula = node.formula
-            if formula is None:
-                if node.unsupported:
-                    state.count_unsupported(node.name)
-                elif node.uncounted:
-                    state.count_uncounted(node.name)
-            elif formula is zero_cost:
-                return
-            else:
-                evaluate(node, module, args, kwargs, output)
+                        resume = not state.suppress and session.mode_off
+                    if training is not None:  # the autograd nodes this call made are its own
+                        start = starts.pop()
+                        if not state.suppress:
+                            training.intervals.add(start, next_number(), node.index)
+            try:
+                if output is _MISSING:  # the forward raised (always_call hooks get no kwargs)
+                    if state.raised_in is None:
+                        state.raised_in = node
+                    return
+                if state.suppress:
+                    return
+                if graph_task() != -1:  # checkpointing recomputes a forward during backward
+                    if node.formula is not None and node.formula is not zero_cost:
+                        evaluate(node, module, args, kwargs, output, "recompute")
+                    return
+                index = node.index
+                count = calls[index] = calls[index] + 1
+                if count == 1:
+                    first_call(node, module, args, kwargs, output)
+                formula = node.formula
+                if formula is None:
+                    if node.unsupported:
+                        state.count_unsupported(node.name)
+                    elif node.uncounted:
+                        state.count_uncounted(node.name)
+                elif formula is not zero_cost:
+                    evaluate(node, module, args, kwargs, output)
+                if node is root and not stack:
+                    end_step(count, args, kwargs)
+                    if training is not None and training.mode is None:
+                        session.await_backward()
+            finally:
+                if resume:
+                    session.mode_off = False
+                    push_mode(session.mode)
 
         return pre_hook, post_hook
 
     def _first_call(
-        self, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any
+        self,
+        node: Node,
+        module: nn.Module,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        output: Any,
     ) -> None:
+        """A module's first call in this profile: its input shapes for the table, and the
+        check that its formula's memo still describes it."""
         if len(args) == 1 and not kwargs and type(args[0]) is torch.Tensor:
-            node.shapes = (args[0].shape,)  # the common case; torch.Size is an immutable tuple
+            shapes: Any = (args[0].shape,)  # the common case; torch.Size is an immutable tuple
         else:
-            node.shapes = shapes_of((args, kwargs))
+            shapes = shapes_of((args, kwargs))
             # distributed: a module computing on DTensors is priced on its local shards
-            _distributed.localize_on_first_call(node, args, kwargs, output)
+            local = _distributed.localize_on_first_call(node, module, args, kwargs, output)
+            if local is not None:
+                shapes = local
+        self.state.shapes[node.index] = shapes
+        if node.formula is None:
+            return
+        if type(module) is not node.kind:  # LazyLinear becomes Linear on its first call
+            node.kind = type(module)
+        now = fingerprint(module)
+        if not _same(node.fingerprint, now):
+            node.fingerprint = now
+            node.memo = {}
+
+    def _end_step(self, calls: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """A call of the root from outside the model returned: one entry of ``steps``."""
+        state = self.state
+        state.end_step(state.shapes[0] if calls == 1 else shapes_of((args, kwargs or {})))
 
     def _evaluate(
         self,
@@ -329,17 +599,43 @@ class _Session:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         output: Any,
+        phase: str | None = None,
     ) -> None:
-        if kwargs:
-            args = _bind(module, args, kwargs)
-        try:
-            value = node.formula(module, args, output)  # type: ignore[misc]
-        except Exception as error:
-            raise self.formula_error(node, module, args, error) from error
-        if type(value) is not Count or value.ops < 0 or value.macs < 0:
-            value = self.checked(node, module, args, value)
-        node.self_ops += value.ops
-        node.self_macs += value.macs
+        """Add the formula's count for one call to the forward (or ``phase``); a call with
+        one plain tensor in and one out is looked up in the node's memo by its shapes."""
+        if (
+            not kwargs
+            and len(args) == 1
+            and type(args[0]) is torch.Tensor
+            and type(output) is torch.Tensor
+        ):
+            key = (args[0].shape, output.shape)
+            memo = node.memo
+            value = memo.get(key) if memo is not None else None
+            if value is None:
+                value = self._apply(node, module, args, output)
+                if memo is not None:
+                    memo[key] = value
+        else:
+            if kwargs:
+                args = _bind(module, args, kwargs)
+            value = self._apply(node, module, args, output)
+        index = node.index
+        state = self.state
+        ops, macs = (state.ops, state.macs) if phase is None else state.phase(phase)
+        ops[index] += value.ops
+        macs[index] += value.macs
+
+    def _apply(self, node: Node, module: nn.Module, args: tuple[Any, ...], output: Any) -> Count:
+        """The formula's count, checked; torch-function modes off while it runs."""
+        with DisableTorchFunction():
+            try:
+                value = node.formula(module, args, output)  # type: ignore[misc]
+            except Exception as error:
+                raise self.formula_error(node, module, args, error) from error
+            if type(value) is not Count or value.ops < 0 or value.macs < 0:
+                value = self.checked(node, module, args, value)
+        return value
 
     def formula_error(
         self, node: Node, module: nn.Module, args: tuple[Any, ...], error: Exception
@@ -381,19 +677,21 @@ class _Session:
                 name = f"{caller.name}.{suffix}"
             else:
                 name = f"{caller.name}.<{node.name}>" if caller.name else f"<{node.name}>"
-            alias = Node(name, node.module, node.formula, caller)
+            alias = self.state.new_node(name, node.module, node.formula, caller)  # type: ignore[arg-type]
             alias.original = node
+            alias.kind = node.kind
+            alias.memo, alias.fingerprint = node.memo, node.fingerprint
             alias.unsupported, alias.uncounted = node.unsupported, node.uncounted
-            caller.add_child(alias)
             self.aliases[key] = alias
         return alias
 
     def _add_dynamic(self, module: nn.Module) -> Node:
         """A module the model creates or swaps in during forward: a child of the caller."""
-        parent = self.state.stack[-1]
-        index = sum(1 for c in parent.children if c.dynamic)
+        state = self.state
+        parent = state.stack[-1]
+        index = sum(1 for c in state.extra.get(parent, ()) if c.dynamic)
         prefix = parent.name + "." if parent.name else ""
-        node = Node(
+        node = state.new_node(
             f"{prefix}<{type(module).__name__}#{index}>",
             module,
             self.registry.lookup(type(module)),
@@ -404,8 +702,8 @@ class _Session:
             # as for the modules built with the tree: a leaf is unsupported, a block uncounted
             node.unsupported = not module._modules
             node.uncounted = not node.unsupported
-        parent.add_child(node)
         self.nodes[module] = node
+        self.dynamic.append(module)
         return node
 
 
@@ -557,6 +855,7 @@ def budget(
     max_ops: float | None = None,
     max_macs: float | None = None,
     modules: Mapping[str, float] | None = None,
+    phase: str | None = None,
     operators: bool = True,
     strict: bool = False,
     registry: Registry | None = None,
@@ -565,10 +864,10 @@ def budget(
 
     An exception raised by the block itself propagates unchanged (no budget check then).
     """
-    validate_budget(max_ops, max_macs, modules)
+    validate_budget(max_ops, max_macs, modules, phase)
     with profile(model, operators=operators, strict=strict, registry=registry) as report:
         yield report
-    report.check(max_ops=max_ops, max_macs=max_macs, modules=modules)
+    report.check(max_ops=max_ops, max_macs=max_macs, modules=modules, phase=phase)
 
 
 _FAKE_STATES: weakref.WeakKeyDictionary[nn.Module, tuple[Any, dict[str, Any]]] = (

@@ -135,6 +135,10 @@ class Registry:
         self._sites: dict[tuple[str, Any], tuple[str, int]] = {}
         self._resolved: dict[type, ModuleFormula | None] = {}
         self._owners: dict[type, type | None] = {}
+        self._table: dict[Any, OperatorFormula] | None = None
+        self.version = 0
+        """Goes up with every registration: a profile's cached node tree and formula memos
+        are kept only while the registry they were built with is at the same version."""
 
     # -- registering ---------------------------------------------------------------
     def register(self, *module_types: type, replace: bool = False) -> Callable[[F], F]:
@@ -187,9 +191,11 @@ class Registry:
         self._forget()
 
     def _forget(self) -> None:
-        """Drop the per-type lookup caches: a module registration changed."""
+        """Drop the lookup caches: a registration changed."""
         self._resolved.clear()
         self._owners.clear()
+        self._table = None
+        self.version += 1
 
     def register_operator(self, *functions: Any, replace: bool = False) -> Callable[[F], F]:
         """Decorator: ``formula(args, kwargs, output)`` counts calls of ``functions``.
@@ -220,6 +226,7 @@ class Registry:
             for function in functions:
                 self._operators[function] = formula
                 self._sites["operator", function] = site
+            self._forget()
             return formula
 
         return decorator
@@ -355,8 +362,11 @@ class Registry:
         return clone
 
     def operator_table(self) -> dict[Any, OperatorFormula]:
-        """A snapshot of the operator formulas, taken when a profile starts."""
-        return dict(self._operators)
+        """A snapshot of the operator formulas, taken when a profile starts (a copy made
+        once per registry version: later registrations do not reach a running profile)."""
+        if self._table is None:
+            self._table = dict(self._operators)
+        return self._table
 
 
 DEFAULT = Registry()
@@ -406,3 +416,62 @@ def register_composite(*module_types: type, replace: bool = False) -> None:
 def registered_types() -> tuple[type, ...]:
     """Every module type the default registry has a formula for."""
     return DEFAULT.module_types()
+
+
+# -- optimizer steps: priced per parameter tensor, looked up by optimizer class --------------
+OptimizerFormula = Callable[[Any, int, bool], "Count | int"]
+"""``(group, numel, first_step) -> Count | int``: one ``optimizer.step()`` on one parameter
+tensor of ``numel`` elements, ``group`` its param group (hyper-parameters), ``first_step``
+true while the parameter has no optimizer state yet (momentum buffers are created then)."""
+
+_OPTIMIZERS: dict[type, OptimizerFormula] = {}
+_OPTIMIZER_SITES: dict[type, tuple[str, int]] = {}
+
+
+def register_optimizer(*optimizer_types: type, replace: bool = False) -> Callable[[F], F]:
+    """Decorator: ``formula(group, numel, first_step)`` prices a step of ``optimizer_types``.
+
+    A subclass inherits the formula of its nearest registered base (:func:`lookup_optimizer`).
+    Registering a type twice raises :class:`RegistrationError` unless ``replace=True``.
+    """
+    from torch.optim import Optimizer
+
+    optimizer_types = _present(optimizer_types)
+    if not optimizer_types and not isinstance(optimizer_types, _AllAbsent):
+        raise RegistrationError("register_optimizer() needs at least one optimizer type")
+    for optimizer_type in optimizer_types:
+        if not (isinstance(optimizer_type, type) and issubclass(optimizer_type, Optimizer)):
+            raise RegistrationError(
+                "register_optimizer() takes torch.optim.Optimizer subclasses, "
+                f"got {optimizer_type!r}"
+            )
+        if optimizer_type in _OPTIMIZERS and not replace:
+            raise RegistrationError(
+                f"{_name(optimizer_type)} already has a step formula "
+                f"({_name(_OPTIMIZERS[optimizer_type])}); pass replace=True to override"
+            )
+    site = _call_site()
+
+    def decorator(formula: F) -> F:
+        if not callable(formula):
+            raise RegistrationError(f"a formula must be callable, got {formula!r}")
+        try:
+            inspect.signature(formula).bind(None, None, None)
+        except TypeError:
+            raise RegistrationError(
+                f"the step formula {_name(formula)} cannot be called as (group, numel, first_step)"
+            ) from None
+        for optimizer_type in optimizer_types:
+            _OPTIMIZERS[optimizer_type] = formula
+            _OPTIMIZER_SITES[optimizer_type] = site
+        return formula
+
+    return decorator
+
+
+def lookup_optimizer(optimizer_type: type) -> OptimizerFormula | None:
+    """The step formula of ``optimizer_type`` or of its nearest registered base class."""
+    for base in optimizer_type.__mro__:
+        if base in _OPTIMIZERS:
+            return _OPTIMIZERS[base]
+    return None

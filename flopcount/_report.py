@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import _diff, _export, _html, _table
@@ -26,6 +26,20 @@ class OperatorStats:
     calls: int
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One call of the profiled model from outside it (a forward, a prefill, one decode
+    step of a generation): what it counted and the shapes it was called with."""
+
+    ops: int
+    macs: int
+    input_shapes: tuple[tuple[int, ...], ...]
+
+    @property
+    def count(self) -> Count:
+        return Count(self.ops, self.macs)
+
+
 @dataclass(slots=True)
 class ModuleStats:
     """Counts of one module. ``ops``/``macs`` include descendants; ``self_*`` do not."""
@@ -41,6 +55,9 @@ class ModuleStats:
     input_shapes: tuple[tuple[int, ...], ...]
     has_formula: bool
     children: tuple[str, ...]
+    phases: dict[str, Count] = field(default_factory=dict)
+    """Inclusive counts per phase that ran in the profile (``forward``, and in a training
+    step ``backward``, ``recompute``, ``optimizer``); ``ops``/``macs`` are their sum."""
 
 
 ROOT = "(root)"
@@ -80,9 +97,15 @@ class Report:
         self._build_rows: Callable[[], dict[str, ModuleStats]] | None = None
         self._modules: dict[str, ModuleStats] | None = None
         self._totals = (0, 0)
+        self.phases: dict[str, Count] = {}
+        """Counts per phase that ran: ``forward``, and in a training step ``backward``,
+        ``recompute`` (activation checkpointing) and ``optimizer``; ``total`` is their sum."""
         self.unsupported: dict[str, int] = {}
         self.by_operator: dict[str, OperatorStats] = {}
         """Operator counting: each torch function counted (public name, ``torch.matmul``)."""
+        self.steps: list[Step] = []
+        """One entry per call of the model from outside it, in order: a loop of forwards or
+        ``model.generate()`` (prefill, then each decode step) read step by step."""
         self.uncounted: dict[str, int] = {}
         """Hooks-only profiles: formula-less blocks whose own torch calls (``q @ k.T`` in a
         hand-written attention) were not seen, with their calls; their children are counted."""
@@ -99,13 +122,19 @@ class Report:
 
     def _fill(
         self,
-        totals: tuple[int, int],
+        phases: Mapping[str, tuple[int, int]],
         build_rows: Callable[[], dict[str, ModuleStats]],
         unsupported: Mapping[str, int],
         uncounted: Mapping[str, int] | None = None,
+        totals: tuple[int, int] | None = None,
     ) -> None:
-        """Called once by the engine when the profile ends; ``build_rows`` runs on first read."""
-        self._totals = totals
+        """Called once by the engine when the profile ends; ``build_rows`` runs on first read.
+        ``totals`` defaults to the sum of the phases."""
+        self.phases = {name: Count(ops, macs) for name, (ops, macs) in phases.items()}
+        self._totals = totals or (
+            sum(ops for ops, _ in phases.values()),
+            sum(macs for _, macs in phases.values()),
+        )
         self._build_rows = build_rows
         self._modules = None
         self.unsupported = dict(unsupported)
@@ -123,8 +152,14 @@ class Report:
         modules = dict(rows)
         root = modules.get("")
         report = cls()
-        totals = (root.ops, root.macs) if root else (0, 0)
-        report._fill(totals, lambda: modules, unsupported, uncounted)
+        if root is None:
+            phases: dict[str, tuple[int, int]] = {}
+        elif root.phases:
+            phases = {name: (count.ops, count.macs) for name, count in root.phases.items()}
+        else:
+            phases = {"forward": (root.ops, root.macs)}
+        totals = (root.ops, root.macs) if root is not None else (0, 0)
+        report._fill(phases, lambda: modules, unsupported, uncounted, totals)
         return report
 
     @classmethod
@@ -138,16 +173,24 @@ class Report:
         rows = {}
         for item in data["modules"]:
             rows[item["name"]] = ModuleStats(
-                **{field: item[field] for field in _export.ROW_FIELDS},
+                **{name: item[name] for name in _export.ROW_FIELDS},
                 input_shapes=tuple(tuple(shape) for shape in item.get("input_shapes", ())),
                 has_formula=bool(item.get("has_formula", False)),
                 children=tuple(item.get("children", ())),
+                phases={
+                    phase: Count(int(c["ops"]), int(c["macs"]))
+                    for phase, c in item.get("phases", {}).items()
+                },
             )
         report = cls.from_rows(rows, data.get("unsupported", {}), data.get("uncounted", {}))
         report.by_operator = {
             name: OperatorStats(int(item["ops"]), int(item["macs"]), int(item["calls"]))
             for name, item in data.get("by_operator", {}).items()
         }
+        report.steps = [
+            Step(int(item["ops"]), int(item["macs"]), tuple(tuple(s) for s in item["input_shapes"]))
+            for item in data.get("steps", ())
+        ]
         return report
 
     @classmethod
@@ -228,11 +271,16 @@ class Report:
         max_ops: float | None = None,
         max_macs: float | None = None,
         modules: Mapping[str, float] | None = None,
+        *,
+        phase: str | None = None,
     ) -> None:
-        """Raise :class:`BudgetExceeded` if a total or a module goes over its budget."""
+        """Raise :class:`BudgetExceeded` if a total or a module goes over its budget.
+
+        ``phase="backward"`` (or ``"forward"``, ``"recompute"``, ``"optimizer"``) holds that
+        phase of a training step to the limits; by default all phases count."""
         __tracebackhide__ = True  # pytest: a failed budget reads from the caller's line
         self._require_filled()
-        check_report(self, max_ops=max_ops, max_macs=max_macs, modules=modules)
+        check_report(self, max_ops=max_ops, max_macs=max_macs, modules=modules, phase=phase)
 
     # -- exports ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -24,6 +25,15 @@ def test_quickstart_prints_a_table() -> None:
     out = run("examples/quickstart.py")
     assert out.splitlines()[0].split()[:2] == ["module", "type"]
     assert "Conv2d" in out and "Softmax" in out and "not counted" not in out
+
+
+def test_generation_steps_example_matches_the_readme() -> None:
+    out = run("examples/generation_steps.py")
+    readme = (ROOT / "README.md").read_text()
+    assert out in readme  # the README shows this run's output, unedited
+    macs = [int(line.split()[-2].replace(",", "")) for line in out.splitlines()[1:-1]]
+    width = 64
+    assert [b - a for a, b in itertools.pairwise(macs)] == [2 * width] * (len(macs) - 1)
 
 
 def test_custom_formula_example() -> None:

@@ -82,7 +82,9 @@ def test_forgot():
 
 def test_marker_is_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
-    result.stdout.fnmatch_lines(["*flop_budget(max_ops=None, max_macs=None, modules=None)*"])
+    result.stdout.fnmatch_lines(
+        ["*flop_budget(max_ops=None, max_macs=None, modules=None, phase=None)*"]
+    )
 
 
 def test_baseline_update_compare_and_drift(pytester: pytest.Pytester) -> None:

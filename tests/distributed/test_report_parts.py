@@ -57,18 +57,23 @@ def row(name: str, depth: int, ops: int, children: tuple[str, ...] = ()) -> Modu
 
 
 def test_merging_sums_every_count_field_including_ones_added_later() -> None:
-    """A count field a later release adds to ModuleStats (per-phase counts) is summed too;
-    what describes the row (name, type, depth, shapes) is kept."""
-    phased = dataclasses.make_dataclass("PhasedStats", [("phases", dict)], bases=(ModuleStats,))
-    a = phased(*dataclasses.astuple(row("block", 1, 10, ("block.0",))), {"forward": Count(10, 5)})
-    b = phased(
+    """A count field a later release adds to ModuleStats is summed too, whatever it holds
+    (numbers, Counts, mappings of them); what describes the row (name, type, depth,
+    shapes) is kept."""
+    later = dataclasses.make_dataclass(
+        "LaterStats",
+        [("later", dict, dataclasses.field(default_factory=dict))],
+        bases=(ModuleStats,),
+    )
+    a = later(*dataclasses.astuple(row("block", 1, 10, ("block.0",))), {"forward": Count(10, 5)})
+    b = later(
         *dataclasses.astuple(row("block", 1, 30, ("block.1",))),
         {"forward": Count(20, 5), "backward": Count(7, 3)},
     )
     merged = _merged([a, b])
     assert (merged.name, merged.depth, merged.input_shapes) == ("block", 1, ((2, 4),))
     assert (merged.ops, merged.macs, merged.calls) == (10 + 30, 5 + 15, 2)
-    assert merged.phases == {"forward": Count(30, 10), "backward": Count(7, 3)}
+    assert merged.later == {"forward": Count(30, 10), "backward": Count(7, 3)}
     assert merged.children == ("block.0", "block.1")  # pipeline stages: the union
     issued = [{"x": CollectiveStats(1, 8, 32)}, {"x": CollectiveStats(2, 8, 32)}]
     assert _merged(issued) == {"x": CollectiveStats(3, 16, 64)}

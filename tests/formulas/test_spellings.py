@@ -69,7 +69,10 @@ ATEN_FORMS_OF_FUNCTIONAL = {
 
 def stem(function: Any) -> str | None:
     """The bare name of a registered function (``exp`` for ``Tensor.exp_``), or None for
-    dunders and names that are not identifiers."""
+    dunders and names that are not identifiers. Aten operators (the backward's keys, e.g.
+    ``torch.ops.aten.mm``) live below the public API: their names are not its spellings."""
+    if isinstance(function, torch._ops.OpOverloadPacket):
+        return None
     name = operator_name(function).rsplit(".", 1)[-1]
     if name.startswith("__") or not name.isidentifier():
         return None
