@@ -115,13 +115,25 @@ def explain(target: Any, *, registry: Registry | None = None) -> Explanation:
     nothing counts it. ``str()`` of the answer is a readable page (what the CLI prints).
     """
     if isinstance(target, str):
-        spelling, target = target, resolve(target)
+        spelling = target
+        try:
+            target = resolve(target)
+        except LookupError:
+            # a torch.ops operator registered by name before torch defined it: keep the name
+            by_name = (registry or active_registry()).registration(target)
+            if not target.startswith("torch.ops.") or by_name is None:
+                raise
     else:
         spelling = ""
     if isinstance(target, nn.Module):
         target = type(target)
     registry = registry or active_registry()
     found = registry.registration(target)
+    if found is None and not isinstance(target, type):
+        # a torch.ops operator registered by its name (torch defines it only on some import)
+        from ._operators import operator_name
+
+        found = registry.registration(operator_name(target))
     name = spelling or _target_name(target)
     if found is None and isinstance(target, type):
         overriding = registry.overriding_class(target)

@@ -53,6 +53,13 @@ def to_dict(report: Report) -> dict[str, Any]:
             for name, s in report.by_operator.items()
         },
         "by_type": {name: {"ops": c.ops, "macs": c.macs} for name, c in report.by_type.items()},
+        "collectives": {
+            module: {
+                name: {"calls": c.calls, "elements": c.elements, "bytes": c.bytes}
+                for name, c in issued.items()
+            }
+            for module, issued in report.collectives.items()
+        },
         "steps": [
             {
                 "ops": step.ops,

@@ -99,6 +99,8 @@ class SessionState:
         self.uncounted: dict[str, int] = {}
         self.by_operator: dict[Any, tuple[int, int, int]] = {}  # function -> ops, macs, calls
         self.raised_in: Node | None = None  # the innermost module whose forward raised
+        # distributed: (module name, collective name) -> calls, elements, bytes sent
+        self.collectives: dict[tuple[str, str], tuple[int, int, int]] = {}
         self.phases: dict[str, tuple[list[int], list[int]]] = {}  # besides the forward
         self.starts: list[int] = []  # training: autograd's node number as each call began
         self.steps: list[tuple[int, int, tuple[tuple[int, ...], ...]]] = []

@@ -17,8 +17,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from torch import is_grad_enabled
+from torch._ops import OpOverload, OpOverloadPacket
 from torch.overrides import TorchFunctionMode
 
+from . import _distributed
 from ._compat import DisableTorchFunction, EnableTorchFunction, current_graph_task
 from ._count import ZERO, Count, as_count
 from ._errors import FormulaError
@@ -37,7 +39,7 @@ def _public_names() -> dict[Any, str]:
     if not _PUBLIC_NAMES:
         import torch.nn.functional
 
-        spaces = (
+        spaces: tuple[tuple[str, Any], ...] = (
             ("torch.Tensor", torch.Tensor),
             ("torch.nn.functional", torch.nn.functional),
             ("torch.fft", torch.fft),
@@ -45,6 +47,8 @@ def _public_names() -> dict[Any, str]:
             ("torch.special", torch.special),
             ("torch", torch),
         )
+        if torch.distributed.is_available():  # torch.distributed.all_gather, not ...c10d.all_gather
+            spaces += (("torch.distributed", torch.distributed),)
         for prefix, space in spaces:
             for attr in dir(space):
                 try:
@@ -55,7 +59,12 @@ def _public_names() -> dict[Any, str]:
 
 
 def operator_name(func: Any) -> str:
-    """A readable public name for a torch function, method or property getter."""
+    """A readable public name for a torch function, method or property getter; an operator
+    of ``torch.ops`` as users write it (``torch.ops._c10d_functional.all_reduce``)."""
+    if isinstance(func, str):  # an operator registered by name
+        return func
+    if isinstance(func, OpOverload | OpOverloadPacket):
+        return _ops_name(func)
     owner = getattr(func, "__self__", None)
     if owner is not None and type(owner).__name__ == "getset_descriptor":
         return f"torch.Tensor.{owner.__name__}"  # property getters arrive as Tensor.x.__get__
@@ -68,6 +77,15 @@ def operator_name(func: Any) -> str:
     module = getattr(func, "__module__", None) or "torch"
     qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
     return f"{module}.{qualname}"
+
+
+def _ops_name(func: OpOverload | OpOverloadPacket) -> str:
+    """``torch.ops.NAMESPACE.NAME`` (``.OVERLOAD`` unless it is the default overload)."""
+    if isinstance(func, OpOverloadPacket):
+        return "torch.ops." + func._qualified_op_name.replace("::", ".")
+    schema = func._schema
+    name = "torch.ops." + schema.name.replace("::", ".")
+    return f"{name}.{schema.overload_name}" if schema.overload_name else name
 
 
 class OperatorMode(TorchFunctionMode):
@@ -116,11 +134,19 @@ class OperatorMode(TorchFunctionMode):
             formula = self.table.get(func)
         except TypeError:  # an unhashable callable
             formula = None
+        if formula is None and isinstance(func, OpOverload | OpOverloadPacket):
+            # distributed: FSDP2's operators exist only once FSDP is imported: named formulas
+            formula = self.table.get(operator_name(func))
         if formula is zero_cost:
             return out
         if formula is None:
             state.count_unsupported(operator_name(func))
             return out
+        result = out
+        if types:  # distributed: DTensor arguments are priced on this rank's local shards
+            args, kwargs, out = _distributed.local_views(types, args, kwargs, out)
+        if formula is _distributed.collective and phase is None and not self.tally:
+            _distributed.record_collective(state, func, operator_name(func), args, kwargs)
         with DisableTorchFunction():
             try:
                 value = formula(args, kwargs, out)
@@ -145,7 +171,7 @@ class OperatorMode(TorchFunctionMode):
                 if tally is None
                 else (tally[0] + value.ops, tally[1] + value.macs, tally[2] + 1)
             )
-        return out
+        return result
 
     def _formula_error(
         self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], error: Exception

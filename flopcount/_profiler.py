@@ -30,6 +30,7 @@ import torch
 from torch import nn
 from torch.nn.modules import module as _nn_module
 
+from . import _distributed
 from ._check import validate_budget
 from ._compat import (
     DisableTorchFunction,
@@ -153,6 +154,8 @@ class profile:  # noqa: N801 - a context manager named like contextlib's
         )
         self.report.by_operator = _by_operator(state.by_operator)
         self.report.steps = [Step(ops, macs, shapes) for ops, macs, shapes in state.steps]
+        # distributed: collectives per module; rows named past DDP/FSDP1/checkpoint wrappers
+        _distributed.finish_report(self.report, self.model, session.nodes, state.collectives)
         if exc_type is not None:
             return
         unsupported, uncounted = self.report.unsupported, self.report.uncounted
@@ -560,7 +563,7 @@ class _Session:
                 index = node.index
                 count = calls[index] = calls[index] + 1
                 if count == 1:
-                    first_call(node, module, args, kwargs)
+                    first_call(node, module, args, kwargs, output)
                 formula = node.formula
                 if formula is None:
                     if node.unsupported:
@@ -583,7 +586,12 @@ class _Session:
         return pre_hook, post_hook
 
     def _first_call(
-        self, node: Node, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        node: Node,
+        module: nn.Module,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        output: Any,
     ) -> None:
         """A module's first call in this profile: its input shapes for the table, and the
         check that its formula's memo still describes it."""
@@ -591,6 +599,10 @@ class _Session:
             shapes: Any = (args[0].shape,)  # the common case; torch.Size is an immutable tuple
         else:
             shapes = shapes_of((args, kwargs))
+            # distributed: a module computing on DTensors is priced on its local shards
+            local = _distributed.localize_on_first_call(node, module, args, kwargs, output)
+            if local is not None:
+                shapes = local
         self.state.shapes[node.index] = shapes
         if node.formula is None:
             return

@@ -203,12 +203,16 @@ class Registry:
         ``functions`` are the objects a :class:`torch.overrides.TorchFunctionMode` is
         handed: ``torch.matmul``, ``torch.Tensor.add``, ``F.softmax``... Functions the
         running torch lacks (:class:`~flopcount._compat.Absent` markers) are skipped.
+        An operator that torch defines in Python only when some module of its is imported
+        (FSDP2's ``torch.ops.fsdp.*``) may be named instead, as ``operator_name`` spells
+        it (``"torch.ops.fsdp.chunk_cat"``), so registering it imports nothing.
         """
         functions = _present(functions)
         if not functions and not isinstance(functions, _AllAbsent):
             raise RegistrationError("register_operator() needs at least one function")
         for function in functions:
-            if not callable(function) and not hasattr(function, "__get__"):
+            named = isinstance(function, str) and function.startswith("torch.ops.")
+            if not callable(function) and not hasattr(function, "__get__") and not named:
                 raise RegistrationError(f"register_operator() takes callables, got {function!r}")
             if function in self._operators and not replace:
                 raise RegistrationError(

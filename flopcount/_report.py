@@ -14,6 +14,7 @@ from typing import Any
 from . import _diff, _export, _html, _table
 from ._check import check_report
 from ._count import Count
+from ._distributed import CollectiveStats, gather
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,15 @@ class Report:
         self.uncounted: dict[str, int] = {}
         """Hooks-only profiles: formula-less blocks whose own torch calls (``q @ k.T`` in a
         hand-written attention) were not seen, with their calls; their children are counted."""
+        self.collectives: dict[str, dict[str, CollectiveStats]] = {}
+        """Distributed runs: ``{module: {collective: CollectiveStats}}``, what each module
+        issued itself (its parallel-style hooks included), with the elements and bytes this
+        rank sent; never counted as ops."""
+        self.wrapped_names: dict[str, str] = {}
+        """Rows renamed past a wrapper (DDP's ``module.``, FSDP1's ``_fsdp_wrapped_module.``):
+        the row's name -> its name in the wrapper's ``named_modules()``."""
+        self.ranks: tuple[Report, ...] = ()
+        """A gathered report (:meth:`gather`): each rank's own report, by rank in the group."""
         self._filled = False
 
     def _fill(
@@ -309,6 +319,18 @@ class Report:
         inclusive ops), bar charts of where the ops go, and the table (``collapse`` as in
         :meth:`table`)."""
         return _html.to_html(self, title=title, collapse=collapse)
+
+    def gather(self, group: Any = None) -> Report:
+        """One report for the job: every rank's counts summed (a collective: every rank of
+        ``group``, default the default process group, must call it).
+
+        Every count is summed over ranks (totals, each module's ops, MACs, calls and any
+        other count field, ``unsupported``, ``by_operator``, ``collectives``); a module some
+        ranks lack (a pipeline stage's) counts on the ranks that have it. ``ranks`` holds
+        each rank's own report and the table gains the least and most ops of a rank.
+        Uses ``torch.distributed.all_gather_object``.
+        """
+        return gather(self, group)
 
     def diff(self, other: Report) -> _diff.ReportDiff:
         """Per-module changes from this report to ``other``; ``str()`` of it is a table."""

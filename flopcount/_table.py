@@ -19,6 +19,8 @@ from ._units import human, percent
 if TYPE_CHECKING:
     from ._report import ModuleStats, Report
 
+RANK_HEADERS = ("min ops/rank", "max ops/rank")
+"""A gathered report's extra columns: the least and the most ops one rank spent on a row."""
 NAMES = ("tree", "qualified")
 SORTS = {"ops": "self_ops", "macs": "self_macs"}
 """``table(sort=...)`` keys: the heaviest modules by their own (self) work."""
@@ -232,20 +234,37 @@ def table_columns(
         if folded:
             many = line.repeats > 1
             cells += [human(line.row.ops) if many else "", human(line.row.macs) if many else ""]
-        rows.append([*cells, percent(line.count("ops"), total)])
+        rows.append(
+            [*cells, percent(line.count("ops"), total), *_rank_cells(report, line.row.name, line)]
+        )
     headers: tuple[str, ...] = ("module", "type", "calls", "input shape", "ops", "self ops", "MACs")
     headers += tuple(f"{phase} ops" for phase in phases)
     headers += (*(("ops each", "MACs each") if folded else ()), "share")
+    headers += RANK_HEADERS if report.ranks else ()
     total_row = ["total", "", "", "", human(total), "", human(report.macs)]
     total_row += [human(report.phases[phase].ops) for phase in phases]
     total_row += ["", ""] if folded else []
-    rows.append([*total_row, percent(total, total)])
+    rows.append([*total_row, percent(total, total), *_rank_cells(report, None, None)])
     legend: tuple[str, ...] = (LEGEND_FOLDED,) if folded else ()
     legend += (LEGEND_NOT_CALLED,) if any(line.row.calls == 0 for line in lines) else ()
     numeric = frozenset(
         i for i, h in enumerate(headers) if h not in ("module", "type", "input shape")
     )
     return Table(headers, rows, numeric, legend)
+
+
+def _rank_cells(report: Report, name: str | None, line: Line | None) -> list[str]:
+    """Least and most ops of one rank on row ``name`` (None: the total), times the modules a
+    folded line stands for; a rank that does not run the module (another pipeline stage)
+    spends 0 on it."""
+    if not report.ranks:
+        return []
+    repeats = line.repeats if line is not None else 1
+    spent = [
+        r.total if name is None else getattr(r.modules.get(name), "ops", 0) * repeats
+        for r in report.ranks
+    ]
+    return [human(min(spent)), human(max(spent))]
 
 
 FORMATS: tuple[str, ...] = tuple(sorted(tabulate_formats))
@@ -312,7 +331,18 @@ def render_table(
         if calls:
             listed = ", ".join(f"{report.describe(n)} ×{c}" for n, c in sorted(calls.items()))
             text += f"\n{heading}: {listed}"
+    if report.collectives:
+        text += "\ncollectives (not counted as ops): " + _collectives_cell(report)
     return text
+
+
+def _collectives_cell(report: Report) -> str:
+    return "; ".join(
+        f"{report.describe(module)} {name} ×{c.calls}, {human(c.elements)} elements "
+        f"({human(c.bytes)} bytes)"
+        for module, issued in report.collectives.items()
+        for name, c in issued.items()
+    )
 
 
 def render_offenders(rows: list[tuple[str, int, float]]) -> str:

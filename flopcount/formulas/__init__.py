@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     activations,
     arithmetic,
     attention,
+    communication,
     conv,
     data_movement,
     dropout,

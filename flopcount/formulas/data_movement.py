@@ -56,6 +56,9 @@ _PROPERTIES = (
     "H",
     "mH",
     "requires_grad",
+    "data",
+    "grad_dtype",  # torch 2.15; FSDP2 reads it (and the next) on its parameters
+    "_has_grad_dtype_override",
     "is_cuda",
     "is_meta",
     "is_sparse",
@@ -232,6 +235,7 @@ _TORCH_FUNCTIONS = (
     "vstack",
     "dstack",
     "split",
+    "split_with_sizes_copy",
     "chunk",
     "tensor_split",
     "unbind",
@@ -352,6 +356,9 @@ _INIT_FUNCTIONS = (
 )
 
 
+_SETTERS = ("data", "grad_dtype")
+
+
 def _declare() -> None:
     properties = (getattr(Tensor, name).__get__ for name in _PROPERTIES if hasattr(Tensor, name))
     register_operator(*properties)(zero_cost)
@@ -362,6 +369,10 @@ def _declare() -> None:
     register_operator(torch.nn.functional.one_hot)(zero_cost)  # an indexed write of ones
     register_operator(*(getattr(torch.nn.init, name) for name in _INIT_FUNCTIONS))(zero_cost)
     register_operator(torch._C._set_grad_enabled)(zero_cost)
+    register_operator(torch.device)(zero_cost)  # FSDP1 builds one from a tensor's device
+    # FSDP1 swaps flat parameters in (x.data = ...), FSDP2 sets its parameters' grad_dtype
+    setters = (getattr(Tensor, name).__set__ for name in _SETTERS if hasattr(Tensor, name))
+    register_operator(*setters)(zero_cost)
 
 
 _declare()

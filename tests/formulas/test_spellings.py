@@ -46,6 +46,10 @@ DIFFERENT_FUNCTIONS = {
     # torch.polar(abs, angle) builds complex numbers elementwise; torch.linalg.polar (new in
     # torch 2.14) is a matrix polar decomposition, which flopcount does not price
     frozenset({"polar"}),
+    # torch.distributed.gather/scatter are collectives (communication between ranks);
+    # torch.gather/scatter index within one tensor
+    frozenset({"gather"}),
+    frozenset({"scatter"}),
 }
 
 # torch.X is the ATen kernel that F.X calls, with another argument layout (reduction as an
