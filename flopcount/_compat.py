@@ -10,6 +10,7 @@ name and the torch version if a release removed it.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -168,10 +169,17 @@ A forward that runs while it is not -1 is a recomputation by activation checkpoi
 """
 
 
+@functools.cache
+def _takes_kwargs(register: Callable[..., Any]) -> bool:
+    """Read once per function: ``inspect.signature`` costs more than the rest of a
+    profile's setup."""
+    return "with_kwargs" in inspect.signature(register).parameters
+
+
 def register_global_forward_hook(hook: Callable[..., Any], stack: ExitStack) -> None:
     """One global forward hook that receives keyword arguments and runs also when the
     forward raises, removed (with every trace of it) when ``stack`` closes."""
-    if "with_kwargs" not in inspect.signature(_nn_module.register_module_forward_hook).parameters:
+    if not _takes_kwargs(_nn_module.register_module_forward_hook):
         raise TorchCompatibilityError(
             f"flopcount needs torch >= {FLOOR[0]}.{FLOOR[1]} (global forward hooks with keyword "
             f"arguments); this is torch {torch.__version__}"
