@@ -269,8 +269,8 @@ def run_checkpointed(case: Case, implementation: str) -> dict[str, Any]:
 def recompute_line(case: Case) -> str:
     """The LLaMA step checkpointed with torch's early stop off (every checkpointed layer's
     forward re-runs in full): the recompute phase against the layers' analytic forward
-    (the forward less the head, which is not checkpointed). Reported, not enforced: see
-    docs/validation.md, "Training steps"."""
+    (the forward less the head, which is not checkpointed); see docs/validation.md,
+    "Training steps"."""
     from torch.utils.checkpoint import set_checkpoint_early_stop
 
     with set_checkpoint_early_stop(False):
