@@ -13,8 +13,8 @@ Backward column: each model is also built on the CPU (random weights) and one tr
 step's backward, ``model(x).float().sum().backward()`` on a ``1×3×64×64`` input (a larger
 one where the architecture needs it: the evaluation crop; ViTs are built for 64 rounded up
 to their patch), is profiled with ``flopcount.profile``. ``report.phases["backward"].macs``
-must EQUAL torch's dispatch counter's backward MACs ((forward + backward FLOPs − forward
-FLOPs under no_grad) ÷ 2), with one documented correction: torch's counter prices a grouped
+must EQUAL torch's dispatch counter's backward MACs ((forward + backward FLOPs − the
+same forward's FLOPs) ÷ 2), with one documented correction: torch's counter prices a grouped
 convolution's weight gradient ``groups`` times too high (docs/formulas.md, "torch's counter
 and groups"), so its ``convolution_backward`` formula is replaced by one that divides that
 term by ``groups``; the uncorrected figure is printed too. Models are in eval mode (batch
@@ -49,6 +49,9 @@ from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
 
 import flopcount
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from torch_counter import CPU_SDPA
 
 try:
     import torchvision
@@ -92,8 +95,11 @@ def _loss(output: Any) -> torch.Tensor:
 
 def torch_backward_macs(model: nn.Module, x: torch.Tensor, corrected: bool) -> int:
     """torch's dispatch counter: (forward + backward FLOPs − forward FLOPs) ÷ 2."""
-    mapping = GROUPS_CORRECTED if corrected else {}
-    with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=mapping) as forward:
+    mapping = {**CPU_SDPA, **(GROUPS_CORRECTED if corrected else {})}
+    # the forward alone, with grad mode on: under no_grad nn.MultiheadAttention takes its
+    # fused inference path, which torch's counter prices at zero, and the subtraction
+    # would leave the training forward's products in "backward"
+    with FlopCounterMode(display=False, custom_mapping=mapping) as forward:
         model(x)
     with FlopCounterMode(display=False, custom_mapping=mapping) as step:
         _loss(model(x)).backward()

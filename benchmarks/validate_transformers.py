@@ -39,8 +39,8 @@ from typing import Any
 import torch
 import transformers
 from tabulate import tabulate
-from torch.utils import flop_counter
 from torch.utils.flop_counter import FlopCounterMode
+from torch_counter import CPU_SDPA  # benchmarks/, the script's own folder
 from transformers import (
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
@@ -330,20 +330,6 @@ a position bias that needs a gradient), so its "forward alone" is not the traini
 step's forward. For this row its counter is given, for the CPU kernels, torch's own
 formulas of the GPU fused kernels (``sdpa_flop_count``, ``sdpa_backward_flop_count``: the
 backward recomputes ``QKᵀ``, 5 products)."""
-
-
-def _cpu_sdpa(query: Any, key: Any, value: Any, *args: Any, **kwargs: Any) -> int:
-    return int(flop_counter.sdpa_flop_count(query, key, value))
-
-
-def _cpu_sdpa_backward(grad: Any, query: Any, key: Any, value: Any, *a: Any, **k: Any) -> int:
-    return int(flop_counter.sdpa_backward_flop_count(grad, query, key, value))
-
-
-CPU_SDPA = {
-    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_sdpa,
-    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_sdpa_backward,
-}
 
 
 def training_inputs(case: Case) -> dict[str, Any]:
