@@ -157,6 +157,12 @@ def register_optimizer_step_pre_hook(hook: Callable[..., Any]) -> Any:
     return register(hook)
 
 
+next_autograd_number: Callable[[], int] = _private_or_stub("torch._C._autograd._get_sequence_nr")
+"""The number autograd gives the next node it creates on this thread (creation order)."""
+current_autograd_node: Callable[[], Any] = _private_or_stub("torch._C._current_autograd_node")
+"""The autograd node whose backward is running on this thread, or None."""
+
+
 def _no_graph_task() -> int:
     return -1
 

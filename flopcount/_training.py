@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ._compat import current_graph_task
+from ._compat import current_autograd_node, current_graph_task, next_autograd_number
 from ._count import Count, as_count
 from ._errors import FormulaError
 from ._registry import zero_cost
@@ -47,7 +47,7 @@ _ACCUMULATE = "AccumulateGrad"
 
 def next_node_number() -> int:
     """The number autograd gives the next node it creates on this thread."""
-    return int(torch._C._autograd._get_sequence_nr())
+    return int(next_autograd_number())
 
 
 class Intervals:
@@ -164,7 +164,7 @@ class Training:
 
     def owner_of_running_node(self) -> int:
         """Node index of the module whose forward made the autograd node now running."""
-        node = torch._C._current_autograd_node()
+        node = current_autograd_node()
         if node is None:
             return -1
         if type(node).__name__ == _ACCUMULATE:
