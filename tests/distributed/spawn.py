@@ -54,6 +54,9 @@ def _worker(
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
         result = target(rank, world)
+        # every rank done before any tears the group down: a rank that destroys it while
+        # another still has gloo work in flight can abort that one (seen under load)
+        dist.barrier()
     except BaseException:
         Path(folder, f"error{rank}.txt").write_text(traceback.format_exc())
         raise
