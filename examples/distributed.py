@@ -40,6 +40,7 @@ def main() -> None:
         print(job.table())
         print(f"job: {job.macs:,} MACs over {world} ranks")
         job.check(max_macs=2 * BATCH * DIM * HIDDEN)
+    dist.barrier()  # every rank done before the group is torn down
     dist.destroy_process_group()
 
 
