@@ -19,13 +19,13 @@ VOCAB, WIDTH, PROMPT, NEW_TOKENS = 1000, 64, 32, 4
 class CachedDecoder(nn.Module):
     """One attention layer with a key/value cache the caller passes in, and an LM head."""
 
-    def __init__(self) -> None:
+    def __init__(self, vocab: int = VOCAB, width: int = WIDTH) -> None:
         super().__init__()
-        self.embed = nn.Embedding(VOCAB, WIDTH)
-        self.q = nn.Linear(WIDTH, WIDTH, bias=False)
-        self.k = nn.Linear(WIDTH, WIDTH, bias=False)
-        self.v = nn.Linear(WIDTH, WIDTH, bias=False)
-        self.head = nn.Linear(WIDTH, VOCAB, bias=False)
+        self.embed = nn.Embedding(vocab, width)
+        self.q = nn.Linear(width, width, bias=False)
+        self.k = nn.Linear(width, width, bias=False)
+        self.v = nn.Linear(width, width, bias=False)
+        self.head = nn.Linear(width, vocab, bias=False)
 
     def forward(self, tokens: torch.Tensor, cache: list[torch.Tensor]) -> torch.Tensor:
         x = self.embed(tokens)
