@@ -190,11 +190,19 @@ def register_global_forward_hook(hook: Callable[..., Any], stack: ExitStack) -> 
             f"flopcount needs torch >= {FLOOR[0]}.{FLOOR[1]} (global forward hooks with keyword "
             f"arguments); this is torch {torch.__version__}"
         )
-    with_kwargs = private("torch.nn.modules.module._global_forward_hooks_with_kwargs")
+    with_kwargs: dict[int, bool] | None = getattr(
+        _nn_module, "_global_forward_hooks_with_kwargs", None
+    )
+    if with_kwargs is None:  # read on every profile: one getattr, not a path resolution
+        with_kwargs = private("torch.nn.modules.module._global_forward_hooks_with_kwargs")
     handle = _nn_module.register_module_forward_hook(hook, with_kwargs=True, always_call=True)
-    # RemovableHandle forgets the with_kwargs flag: drop that entry ourselves, after it.
-    stack.callback(with_kwargs.pop, handle.id, None)
-    stack.enter_context(handle)
+
+    def remove() -> None:
+        handle.remove()
+        # RemovableHandle forgets the with_kwargs flag: drop that entry ourselves
+        with_kwargs.pop(handle.id, None)
+
+    stack.callback(remove)
 
 
 def missing() -> tuple[str, ...]:

@@ -42,9 +42,9 @@ class Node:
     original: Node | None = None  # set on an alias: the node of the module it stands for
     trusted: Node | None = None  # the last caller found to own this node (a memo)
     # memo of the formula: (input shape, output shape) -> Count, valid while the module's
-    # state is ``fingerprint`` (see _profiler.fingerprint)
+    # state is ``fingerprint`` (see _profiler.Fingerprint)
     memo: dict[Any, Count] | None = None
-    fingerprint: tuple[Any, ...] | None = None
+    fingerprint: Any = None
 
     def __init__(
         self,

@@ -20,7 +20,7 @@ import sys
 import threading
 import warnings
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from types import TracebackType
@@ -161,10 +161,11 @@ class profile:  # noqa: N801 - a context manager named like contextlib's
         unsupported, uncounted = self.report.unsupported, self.report.uncounted
         if not (unsupported or uncounted):
             return
-        labels = session.labels((*unsupported, *uncounted))
         if self.strict:
+            labels = session.labels((*unsupported, *uncounted))
             raise UnsupportedError(unsupported, uncounted, labels)
-        warnings.warn(_not_counted_message(unsupported, uncounted, labels), UnsupportedWarning, 2)
+        message = session.not_counted_message(unsupported, uncounted)
+        warnings.warn(message, UnsupportedWarning, 2)
 
 
 class _Tree:
@@ -186,6 +187,7 @@ class _Tree:
         self.operators: bool | None = None  # the mode the per-mode flags were set for
         self.covering: list[Node] = []  # nodes whose formula covers children of theirs
         self._kinds: dict[str, str] | None = None
+        self.messages: dict[tuple[tuple[str, ...], tuple[str, ...]], str] = {}
         # Building one node per module allocates a few objects per module; on a model of
         # 100,000 modules the collector's full passes over everything torch has allocated
         # made the build 5x slower than linear. Pause it for the build only.
@@ -196,9 +198,12 @@ class _Tree:
         finally:
             if collecting:
                 gc.enable()
+        # what ``fits`` compares: the children of every module that had some, and the
+        # modules that had none (still none: one C-level pass over their ``_modules``)
         self.structure: list[tuple[nn.Module, tuple[Any, ...]]] = [
-            (module, tuple(module._modules.items())) for module in self.nodes
+            (module, tuple(module._modules.items())) for module in self.nodes if module._modules
         ]
+        self.leaves = [module for module in self.nodes if not module._modules]
         self.root_structure = tuple(model._modules.items())
         self.root.module = None
 
@@ -236,6 +241,7 @@ class _Tree:
         wait for the cycle collector. Reports keep the names and types they need."""
         self.nodes.clear()
         self.structure = []
+        self.leaves = []
         for node in self.order:
             node.module = None
             node.memo = node.fingerprint = None
@@ -252,8 +258,12 @@ class _Tree:
             return False
         if tuple(model._modules.items()) != self.root_structure:
             return False
+        if any(map(_children_of, self.leaves)):
+            return False
         return all(tuple(module._modules.items()) == items for module, items in self.structure)
 
+
+_children_of = operator.attrgetter("_modules")
 
 _TREES: dict[int, _Tree] = {}
 """The node tree of each model profiled, by ``id(model)``; an entry goes when its model
@@ -279,22 +289,62 @@ def _forget_tree(key: int) -> None:
         tree.release()
 
 
-def fingerprint(module: nn.Module) -> tuple[Any, ...]:
-    """What a module's count can depend on besides its inputs' shapes: its class, every
-    attribute (hyper-parameters, the ``training`` flag...), its parameters and buffers, by
+_TORCH_BOOKKEEPING = frozenset(vars(nn.Module())) - {"training"}
+"""Attributes every module has that no count depends on: its hook dicts, ``_modules``
+(the tree checks structure), the ``_parameters``/``_buffers`` dicts (their values are
+compared); ``training`` is left in (dropout, batch norm)."""
+
+
+def _one_attribute(key: str, attributes: dict[str, Any]) -> tuple[Any, ...]:
+    return (attributes[key],)
+
+
+def _no_attributes(attributes: dict[str, Any]) -> tuple[Any, ...]:
+    return ()
+
+
+class Fingerprint:
+    """What a module's count can depend on besides its inputs' shapes: its class, its own
+    attributes (hyper-parameters, the ``training`` flag...), its parameters and buffers, by
     identity. Rebinding any of them (``conv.stride = (2, 2)``, a new weight, a buffer set
-    to None) changes it; updating a tensor in place (running statistics) does not."""
-    return (
-        type(module),
-        *vars(module).values(),
-        *module._parameters.values(),
-        *module._buffers.values(),
-    )
+    to None), adding or deleting an attribute changes it; updating a tensor in place
+    (running statistics) does not.
 
+    Checked at a module's first call in every profile, so it reads only the attributes the
+    module had beyond torch's bookkeeping (a fixed list of keys, read in one C call).
+    """
 
-def _same(a: tuple[Any, ...] | None, b: tuple[Any, ...]) -> bool:
-    """Element-wise identity: ``==`` on tensors would compare values."""
-    return a is not None and len(a) == len(b) and all(map(operator.is_, a, b))
+    __slots__ = ("kind", "read", "size", "values")
+
+    def __init__(self, module: nn.Module) -> None:
+        attributes = module.__dict__
+        keys = [key for key in attributes if key not in _TORCH_BOOKKEEPING]
+        self.kind = type(module)
+        self.size = len(attributes)
+        self.read: Callable[[dict[str, Any]], tuple[Any, ...]]
+        if len(keys) > 1:
+            self.read = operator.itemgetter(*keys)
+        elif keys:  # itemgetter of one key returns the value itself, not a tuple
+            self.read = partial(_one_attribute, keys[0])
+        else:
+            self.read = _no_attributes
+        self.values = self._values(module)
+
+    def _values(self, module: nn.Module) -> tuple[Any, ...]:
+        return (
+            *self.read(module.__dict__),
+            *module._parameters.values(),
+            *module._buffers.values(),
+        )
+
+    def matches(self, module: nn.Module) -> bool:
+        if type(module) is not self.kind or len(module.__dict__) != self.size:
+            return False
+        try:
+            now = self._values(module)
+        except KeyError:  # an attribute was deleted (and another added)
+            return False
+        return len(now) == len(self.values) and all(map(operator.is_, now, self.values))
 
 
 class _Session:
@@ -469,6 +519,22 @@ class _Session:
         root.module = None
         return root, self.state
 
+    def not_counted_message(
+        self, unsupported: Mapping[str, int], uncounted: Mapping[str, int]
+    ) -> str:
+        """The warning for what this profile could not count; a model profiled every step
+        usually misses the same modules each time, so the tree keeps the text."""
+        key = (tuple(unsupported), tuple(uncounted))
+        messages = self.tree.messages
+        mine = bool(self.state.extra)  # names of this profile's own nodes may not recur
+        message = None if mine else messages.get(key)
+        if message is None:
+            labels = self.labels(key[0] + key[1])
+            message = _not_counted_message(unsupported, uncounted, labels)
+            if not mine:
+                messages[key] = message
+        return message
+
     def labels(self, names: Iterable[str]) -> dict[str, str]:
         """How messages name each of ``names``: ``'encoder.0' (Block)``, ``(root) (Model)``;
         an operator (no module of that name) by its public name."""
@@ -503,6 +569,9 @@ class _Session:
         starts = state.starts
         next_number = next_node_number
         replaying = operators and training is not None
+        forward_ops, forward_macs = state.ops, state.macs
+        memo_get = dict.get
+        Tensor = torch.Tensor  # noqa: N806 - a local alias read on every call
 
         def pre_hook(module: nn.Module, args: tuple[Any, ...]) -> None:
             node = nodes_get(module)
@@ -556,9 +625,14 @@ class _Session:
                     return
                 if state.suppress:
                     return
+                # the memo's key: the shapes of a call with one plain tensor in and one out
+                if type(output) is Tensor and not kwargs and len(args) == 1:
+                    key = (args[0].shape, output.shape) if type(args[0]) is Tensor else None
+                else:
+                    key = None
                 if graph_task() != -1:  # checkpointing recomputes a forward during backward
                     if node.formula is not None and node.formula is not zero_cost:
-                        evaluate(node, module, args, kwargs, output, "recompute")
+                        evaluate(node, module, args, kwargs, output, key, "recompute")
                     return
                 index = node.index
                 count = calls[index] = calls[index] + 1
@@ -571,7 +645,12 @@ class _Session:
                     elif node.uncounted:
                         state.count_uncounted(node.name)
                 elif formula is not zero_cost:
-                    evaluate(node, module, args, kwargs, output)
+                    value = memo_get(node.memo, key) if key is not None else None  # type: ignore[arg-type]
+                    if value is None:  # a new shape, or a call the memo does not hold
+                        evaluate(node, module, args, kwargs, output, key)
+                    else:
+                        forward_ops[index] += value[0]
+                        forward_macs[index] += value[1]
                 if node is root and not stack:
                     end_step(count, args, kwargs)
                     if training is not None and training.mode is None:
@@ -595,10 +674,19 @@ class _Session:
     ) -> None:
         """A module's first call in this profile: its input shapes for the table, and the
         check that its formula's memo still describes it."""
-        if len(args) == 1 and not kwargs and type(args[0]) is torch.Tensor:
-            shapes: Any = (args[0].shape,)  # the common case; torch.Size is an immutable tuple
-        else:
-            shapes = shapes_of((args, kwargs))
+        shapes: Any = None
+        if not kwargs:  # the common case: plain tensors in (torch.Size is an immutable tuple)
+            for arg in args:
+                if type(arg) is not torch.Tensor:
+                    break
+            else:
+                try:
+                    shapes = tuple([arg.shape for arg in args])
+                except RuntimeError:  # a nested tensor has no single shape
+                    pass
+        if shapes is None or len(args) != 1:
+            if shapes is None:
+                shapes = shapes_of((args, kwargs))
             # distributed: a module computing on DTensors is priced on its local shards
             local = _distributed.localize_on_first_call(node, module, args, kwargs, output)
             if local is not None:
@@ -608,9 +696,9 @@ class _Session:
             return
         if type(module) is not node.kind:  # LazyLinear becomes Linear on its first call
             node.kind = type(module)
-        now = fingerprint(module)
-        if not _same(node.fingerprint, now):
-            node.fingerprint = now
+        known = node.fingerprint
+        if known is None or not known.matches(module):
+            node.fingerprint = Fingerprint(module)
             node.memo = {}
 
     def _end_step(self, calls: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -625,27 +713,20 @@ class _Session:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         output: Any,
+        key: tuple[torch.Size, torch.Size] | None,
         phase: str | None = None,
     ) -> None:
-        """Add the formula's count for one call to the forward (or ``phase``); a call with
-        one plain tensor in and one out is looked up in the node's memo by its shapes."""
-        if (
-            not kwargs
-            and len(args) == 1
-            and type(args[0]) is torch.Tensor
-            and type(output) is torch.Tensor
-        ):
-            key = (args[0].shape, output.shape)
-            memo = node.memo
-            value = memo.get(key) if memo is not None else None
-            if value is None:
-                value = self._apply(node, module, args, output)
-                if memo is not None:
-                    memo[key] = value
-        else:
+        """Add the formula's count for one call to the forward (or ``phase``): from the
+        node's memo under ``key`` (the hook's, None for a call it cannot memoise), else by
+        the formula, remembered under ``key``."""
+        memo = node.memo
+        value = memo.get(key) if key is not None and memo is not None else None
+        if value is None:
             if kwargs:
                 args = _bind(module, args, kwargs)
             value = self._apply(node, module, args, output)
+            if key is not None and memo is not None:
+                memo[key] = value
         index = node.index
         state = self.state
         ops, macs = (state.ops, state.macs) if phase is None else state.phase(phase)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import inspect
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -383,14 +382,20 @@ def active_registry() -> Registry:
     return _ACTIVE.get() or DEFAULT
 
 
-@contextmanager
-def using(registry: Registry) -> Iterator[None]:
-    """Make ``registry`` the :func:`active_registry` for the duration of the block."""
-    token = _ACTIVE.set(registry)
-    try:
-        yield
-    finally:
-        _ACTIVE.reset(token)
+class using:  # noqa: N801 - a context manager named like a function
+    """Make ``registry`` the :func:`active_registry` for the duration of the block (a
+    class, not a generator: every profile enters one)."""
+
+    __slots__ = ("registry", "token")
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def __enter__(self) -> None:
+        self.token = _ACTIVE.set(self.registry)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _ACTIVE.reset(self.token)
 
 
 def default_registry() -> Registry:

@@ -104,6 +104,53 @@ def test_train_and_eval_switch_is_seen() -> None:
     assert evaluation == flopcount.count(nn.Sequential(nn.BatchNorm1d(N)).eval(), x).total
 
 
+class Gate(nn.Module):
+    """A module whose only attribute besides torch's bookkeeping is ``training``; its count
+    (registered below) reads the training flag and an optional ``repeats`` attribute."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def gate_ops(module: nn.Module, inputs: tuple[torch.Tensor], output: torch.Tensor) -> Count:
+    per_element = getattr(module, "repeats", 1) if module.training else 0
+    return Count(per_element * output.numel())
+
+
+@pytest.fixture
+def gate_registry() -> flopcount.Registry:
+    registry = flopcount.default_registry().copy()
+    registry.register(Gate)(gate_ops)
+    return registry
+
+
+def test_the_only_attribute_of_a_module_is_checked(gate_registry: flopcount.Registry) -> None:
+    model = nn.Sequential(Gate())
+    x = torch.randn(ROWS, N)
+    assert profiled(model, x, registry=gate_registry).total == ROWS * N
+    model.eval()
+    assert profiled(model, x, registry=gate_registry).total == 0
+
+
+def test_an_attribute_added_or_swapped_for_another_is_seen(
+    gate_registry: flopcount.Registry,
+) -> None:
+    gate = Gate()
+    model = nn.Sequential(gate)
+    x = torch.randn(ROWS, N)
+    assert profiled(model, x, registry=gate_registry).total == ROWS * N
+    gate.repeats = 3  # a new attribute
+    assert profiled(model, x, registry=gate_registry).total == 3 * ROWS * N
+    del gate.repeats  # one attribute deleted and another added: as many as before
+    gate.note = "unrelated"
+    assert profiled(model, x, registry=gate_registry).total == ROWS * N
+    gate.repeats = 2  # rebinding one of several attributes
+    gate.note = "changed"
+    assert profiled(model, x, registry=gate_registry).total == 2 * ROWS * N
+    gate.repeats = 5
+    assert profiled(model, x, registry=gate_registry).total == 5 * ROWS * N
+
+
 def test_model_is_freed_after_profiles() -> None:
     model = nn.Sequential(nn.Linear(N, N), nn.ReLU())
     profiled(model, torch.randn(ROWS, N))
