@@ -286,10 +286,11 @@ def finish_report(
     ``unsupported``, ``uncounted`` and ``collectives`` renamed alike, and
     ``report.wrapped_names`` mapping each renamed row to its name in ``named_modules()``."""
     wrapped = _wrapped(model, nodes)
+    if not wrapped:  # the common case: names stay as they are
+        report.collectives = collectives_by_module(tallies, str) if tallies else {}
+        return
     rename = _renamer(wrapped)
     report.collectives = collectives_by_module(tallies, rename)
-    if not wrapped:
-        return
     rows = report.modules
     wrappers = set(wrapped.values())
     out: dict[str, ModuleStats] = {}

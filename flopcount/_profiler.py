@@ -20,7 +20,7 @@ import sys
 import threading
 import warnings
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from functools import partial
 from types import TracebackType
@@ -46,6 +46,7 @@ from ._compat import (
 )
 from ._count import Count, as_count
 from ._errors import DryRunError, FormulaError, UnsupportedError
+from ._fingerprint import Fingerprint
 from ._node import Node, SessionState, module_stats
 from ._operators import OperatorMode, operator_name
 from ._registry import DEFAULT, Registry, using, zero_cost
@@ -206,6 +207,8 @@ class _Tree:
         self.leaves = [module for module in self.nodes if not module._modules]
         self.root_structure = tuple(model._modules.items())
         self.root.module = None
+        # nodes whose formula's counts are memoised (zero-cost ones never are)
+        self.memoised = [node for node in self.order if node.formula not in (None, zero_cost)]
 
     def _build(self, model: nn.Module) -> Node:
         """One node per module, named exactly as ``model.named_modules()`` names it.
@@ -242,9 +245,19 @@ class _Tree:
         self.nodes.clear()
         self.structure = []
         self.leaves = []
+        self.memoised = []
         for node in self.order:
             node.module = None
             node.memo = node.fingerprint = None
+
+    def check_fingerprints(self) -> None:
+        """When a profile starts: forget the memo of every module rebound since its memo was
+        filled (a new stride, ``dim``, weight...). One pass over the tree, so the hot path
+        does not pay for it; see :meth:`_Session._first_call` for changes inside a block."""
+        for node in self.memoised:
+            known = node.fingerprint
+            if known is not None and not known.matches(node.module):
+                node.fingerprint = node.memo = None
 
     def kinds(self) -> dict[str, str]:
         """Type name of every module by qualified name (a copy; built once per tree)."""
@@ -289,64 +302,6 @@ def _forget_tree(key: int) -> None:
         tree.release()
 
 
-_TORCH_BOOKKEEPING = frozenset(vars(nn.Module())) - {"training"}
-"""Attributes every module has that no count depends on: its hook dicts, ``_modules``
-(the tree checks structure), the ``_parameters``/``_buffers`` dicts (their values are
-compared); ``training`` is left in (dropout, batch norm)."""
-
-
-def _one_attribute(key: str, attributes: dict[str, Any]) -> tuple[Any, ...]:
-    return (attributes[key],)
-
-
-def _no_attributes(attributes: dict[str, Any]) -> tuple[Any, ...]:
-    return ()
-
-
-class Fingerprint:
-    """What a module's count can depend on besides its inputs' shapes: its class, its own
-    attributes (hyper-parameters, the ``training`` flag...), its parameters and buffers, by
-    identity. Rebinding any of them (``conv.stride = (2, 2)``, a new weight, a buffer set
-    to None), adding or deleting an attribute changes it; updating a tensor in place
-    (running statistics) does not.
-
-    Checked at a module's first call in every profile, so it reads only the attributes the
-    module had beyond torch's bookkeeping (a fixed list of keys, read in one C call).
-    """
-
-    __slots__ = ("kind", "read", "size", "values")
-
-    def __init__(self, module: nn.Module) -> None:
-        attributes = module.__dict__
-        keys = [key for key in attributes if key not in _TORCH_BOOKKEEPING]
-        self.kind = type(module)
-        self.size = len(attributes)
-        self.read: Callable[[dict[str, Any]], tuple[Any, ...]]
-        if len(keys) > 1:
-            self.read = operator.itemgetter(*keys)
-        elif keys:  # itemgetter of one key returns the value itself, not a tuple
-            self.read = partial(_one_attribute, keys[0])
-        else:
-            self.read = _no_attributes
-        self.values = self._values(module)
-
-    def _values(self, module: nn.Module) -> tuple[Any, ...]:
-        return (
-            *self.read(module.__dict__),
-            *module._parameters.values(),
-            *module._buffers.values(),
-        )
-
-    def matches(self, module: nn.Module) -> bool:
-        if type(module) is not self.kind or len(module.__dict__) != self.size:
-            return False
-        try:
-            now = self._values(module)
-        except KeyError:  # an attribute was deleted (and another added)
-            return False
-        return len(now) == len(self.values) and all(map(operator.is_, now, self.values))
-
-
 class _Session:
     """Hook state of one active profile: the model's node tree, this profile's counters
     (:class:`SessionState`), the hooks."""
@@ -362,6 +317,7 @@ class _Session:
         self.root.module = model
         self.nodes = tree.nodes
         self.nodes[model] = self.root
+        tree.check_fingerprints()
         self.dynamic: list[nn.Module] = []
         self.aliases: dict[tuple[Node, Node], Node] = {}
         self.state = SessionState(len(tree.order))
@@ -626,10 +582,13 @@ class _Session:
                 if state.suppress:
                     return
                 # the memo's key: the shapes of a call with one plain tensor in and one out
+                key = None
                 if type(output) is Tensor and not kwargs and len(args) == 1:
-                    key = (args[0].shape, output.shape) if type(args[0]) is Tensor else None
-                else:
-                    key = None
+                    if type(args[0]) is Tensor:
+                        try:
+                            key = (args[0].shape, output.shape)
+                        except RuntimeError:  # a nested tensor has no single shape
+                            pass
                 if graph_task() != -1:  # checkpointing recomputes a forward during backward
                     if node.formula is not None and node.formula is not zero_cost:
                         evaluate(node, module, args, kwargs, output, key, "recompute")
@@ -637,7 +596,7 @@ class _Session:
                 index = node.index
                 count = calls[index] = calls[index] + 1
                 if count == 1:
-                    first_call(node, module, args, kwargs, output)
+                    first_call(node, module, args, kwargs, output, key)
                 formula = node.formula
                 if formula is None:
                     if node.unsupported:
@@ -671,11 +630,15 @@ class _Session:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         output: Any,
+        key: tuple[torch.Size, torch.Size] | None,
     ) -> None:
         """A module's first call in this profile: its input shapes for the table, and the
-        check that its formula's memo still describes it."""
+        check that its formula's memo still describes it. ``key`` is the call's memo key,
+        when it has one (its first shape is the input's)."""
         shapes: Any = None
-        if not kwargs:  # the common case: plain tensors in (torch.Size is an immutable tuple)
+        if key is not None:
+            shapes = (key[0],)
+        elif not kwargs:  # plain tensors in (torch.Size is an immutable tuple)
             for arg in args:
                 if type(arg) is not torch.Tensor:
                     break
@@ -696,8 +659,11 @@ class _Session:
             return
         if type(module) is not node.kind:  # LazyLinear becomes Linear on its first call
             node.kind = type(module)
+        # The whole fingerprint was compared when the profile started; inside the block only
+        # what a forward's caller is likely to change right before it is compared again:
+        # ``model.eval()`` / ``train()``, an attribute added or deleted, the class.
         known = node.fingerprint
-        if known is None or not known.matches(module):
+        if known is None or not known.still(module):
             node.fingerprint = Fingerprint(module)
             node.memo = {}
 
@@ -816,6 +782,8 @@ class _Session:
 
 def _by_operator(counted: Mapping[Any, tuple[int, int, int]]) -> dict[str, OperatorStats]:
     """Per public name (``torch.matmul``), heaviest first."""
+    if not counted:
+        return {}
     named: dict[str, OperatorStats] = {}
     for function, (ops, macs, calls) in counted.items():
         name = operator_name(function)

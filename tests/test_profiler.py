@@ -277,6 +277,21 @@ def test_formula_error_names_module_and_shapes() -> None:
     assert global_hook_state() == (0, 0, 0, 0)
 
 
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors:UserWarning")
+@pytest.mark.parametrize("operators", [True, False])
+def test_a_nested_tensor_a_formula_cannot_read_is_an_error_naming_the_module(
+    operators: bool,
+) -> None:
+    """A nested (ragged) tensor has no single shape: the engine records its number of
+    components and hands it to the formula, whose failure names the module; nothing is
+    left behind."""
+    ragged = torch.nested.nested_tensor([torch.randn(2, IN), torch.randn(3, IN)])
+    model = nn.Sequential(nn.Linear(IN, OUT))
+    with pytest.raises(flopcount.FormulaError, match=r"'0' \(Linear\).*\[\(2,\)\]"):
+        flopcount.count(model, ragged, operators=operators)
+    assert global_hook_state() == (0, 0, 0, 0)
+
+
 def test_counts_are_repeatable() -> None:
     model = mlp()
     x = torch.randn(B, IN)

@@ -151,6 +151,34 @@ def test_an_attribute_added_or_swapped_for_another_is_seen(
     assert profiled(model, x, registry=gate_registry).total == 5 * ROWS * N
 
 
+def test_eval_inside_the_block_is_seen_at_the_first_call() -> None:
+    """The whole fingerprint is compared when a profile starts; ``model.eval()`` right
+    before the forward, inside the block, is caught at each module's first call."""
+    model = nn.Sequential(nn.BatchNorm1d(N))
+    x = torch.randn(ROWS, N)
+    eval_ops = flopcount.count(nn.Sequential(nn.BatchNorm1d(N)).eval(), x).total
+    with torch.no_grad():
+        train_ops = profiled(model, x).total
+        with flopcount.profile(model) as report:
+            model.eval()
+            model(x)
+    assert train_ops != eval_ops
+    assert report.total == eval_ops
+
+
+def test_other_changes_inside_the_block_are_seen_from_the_next_profile() -> None:
+    """Documented in docs/how-it-works.md: an attribute rebound inside the block, with the
+    call's shapes unchanged, is seen when the next profile starts."""
+    model = nn.Sequential(nn.Softmax(dim=-1))
+    x = torch.randn(ROWS, N)
+    assert profiled(model, x).total == softmax_ops(ROWS, N)
+    with flopcount.profile(model) as report:
+        model[0].dim = 0
+        model(x)
+    assert report.total == softmax_ops(ROWS, N)  # the memo of dim=-1 answered
+    assert profiled(model, x).total == softmax_ops(N, ROWS)
+
+
 def test_model_is_freed_after_profiles() -> None:
     model = nn.Sequential(nn.Linear(N, N), nn.ReLU())
     profiled(model, torch.randn(ROWS, N))
