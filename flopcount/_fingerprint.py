@@ -5,11 +5,12 @@ memo between profiles of the same model. A :class:`Fingerprint` says when the me
 longer describe the module: its class, its own attributes (hyper-parameters such as
 ``stride`` or ``dim``, the ``training`` flag), and which parameters and buffers it holds.
 
-It is checked at a module's first call in every profile, on every module with a formula,
-so it is built for that check: the attribute keys are fixed when the fingerprint is taken
+It is compared when every profile starts, on every module with a formula (and in part at
+each module's first call: see :meth:`Fingerprint.still`), so it is built for that check: the attribute keys are fixed when the fingerprint is taken
 and read in one C call (``operator.itemgetter``), torch's own bookkeeping (hook dicts,
-``_modules``) is left out, plain values are compared by equality in one tuple comparison,
-and everything else by identity.
+``_modules``) is left out, and every value is compared by identity in one C-level pass;
+only when that fails are the values that differ compared again, plain values (numbers,
+strings, tuples of them) by equality.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ _TORCH_BOOKKEEPING = frozenset(vars(nn.Module())) - {"training"}
 are compared); ``training`` stays in (dropout, batch norm count differently in eval)."""
 
 _PLAIN = (bool, int, float, str, type(None), torch.dtype, torch.device)
-"""Values compared by equality: ``conv.stride = (1, 1)`` rebound to an equal tuple keeps
-the memo. Anything else (tensors, modules, functions...) is compared by identity: ``==``
-on a tensor would compare values, allocate, and on a GPU wait for the device."""
+"""Values that may also match by equality: ``conv.stride = (1, 1)`` rebound to an equal
+tuple keeps the memo. Anything else (tensors, modules, functions...) matches by identity
+only: ``==`` on a tensor would compare values, allocate, and on a GPU wait for it."""
 
 Reader = Callable[[dict[str, Any]], tuple[Any, ...]]
 
@@ -73,39 +74,22 @@ class Fingerprint:
     just after a forward has flushed the CPU's caches.
     """
 
-    __slots__ = (
-        "buffers",
-        "kind",
-        "objects",
-        "parameters",
-        "plain",
-        "read_objects",
-        "read_plain",
-        "size",
-        "training",
-    )
+    __slots__ = ("buffers", "kind", "parameters", "read", "size", "training", "values")
 
     def __init__(self, module: nn.Module) -> None:
         attributes = module.__dict__
-        keys = [key for key in attributes if key not in _TORCH_BOOKKEEPING]
-        plain = [key for key in keys if _plain(attributes[key])]
         self.kind = type(module)
         self.size = len(attributes)
         self.training = attributes.get("training")
         self.parameters = bool(module._parameters)
         self.buffers = bool(module._buffers)
-        self.read_plain = _reader(plain)
-        self.read_objects = _reader([key for key in keys if key not in plain])
-        self.plain = self.read_plain(attributes)
-        self.objects = self._objects(module)
+        self.read = _reader([key for key in attributes if key not in _TORCH_BOOKKEEPING])
+        self.values = self._values(module)
 
-    def _objects(self, module: nn.Module) -> tuple[Any, ...]:
-        found = self.read_objects(module.__dict__)
-        if self.parameters:
-            found += tuple(module._parameters.values())
-        if self.buffers:
-            found += tuple(module._buffers.values())
-        return found
+    def _values(self, module: nn.Module) -> tuple[Any, ...]:
+        parameters = module._parameters.values() if self.parameters else ()
+        buffers = module._buffers.values() if self.buffers else ()
+        return (*self.read(module.__dict__), *parameters, *buffers)
 
     def still(self, module: nn.Module) -> bool:
         """The part of :meth:`matches` cheap enough for every module's first call in a
@@ -119,14 +103,20 @@ class Fingerprint:
 
     def matches(self, module: nn.Module) -> bool:
         """Whether ``module`` is still as it was (fast: this runs on every profile)."""
-        attributes = module.__dict__
-        if type(module) is not self.kind or len(attributes) != self.size:
+        if type(module) is not self.kind or len(module.__dict__) != self.size:
             return False
         try:
-            if self.read_plain(attributes) != self.plain:
-                return False
-            now = self._objects(module)
-        except Exception:  # a key deleted (and another added), a plain value now a tensor
+            now = self._values(module)
+        except KeyError:  # an attribute deleted (and another added)
             return False
-        objects = self.objects
-        return len(now) == len(objects) and all(map(operator.is_, now, objects))
+        before = self.values
+        if len(now) != len(before):
+            return False
+        if all(map(operator.is_, now, before)):  # nothing rebound: the usual case
+            return True
+        return all(map(_same, now, before))
+
+
+def _same(now: Any, before: Any) -> bool:
+    """Identity, or equality of two plain values (never ``==`` on a tensor)."""
+    return now is before or (_plain(now) and _plain(before) and bool(now == before))
