@@ -6,11 +6,12 @@ longer describe the module: its class, its own attributes (hyper-parameters such
 ``stride`` or ``dim``, the ``training`` flag), and which parameters and buffers it holds.
 
 It is compared when every profile starts, on every module with a formula (and in part at
-each module's first call: see :meth:`Fingerprint.still`), so it is built for that check: the attribute keys are fixed when the fingerprint is taken
-and read in one C call (``operator.itemgetter``), torch's own bookkeeping (hook dicts,
-``_modules``) is left out, and every value is compared by identity in one C-level pass;
-only when that fails are the values that differ compared again, plain values (numbers,
-strings, tuples of them) by equality.
+each module's first call: see :meth:`Fingerprint.still`), so it is built for that check:
+the attribute keys are fixed when the fingerprint is taken and read in one C call
+(``operator.itemgetter``), torch's own bookkeeping (hook dicts, ``_modules``) is left out,
+and every value is compared by identity in one C-level pass; only when that fails are the
+values that differ compared again, plain values (numbers, strings, tuples of them) by
+equality.
 """
 
 from __future__ import annotations

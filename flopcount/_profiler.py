@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import operator
 import sys
 import threading
 import warnings
@@ -204,7 +203,8 @@ class _Tree:
         self.structure: list[tuple[nn.Module, tuple[Any, ...]]] = [
             (module, tuple(module._modules.items())) for module in self.nodes if module._modules
         ]
-        self.leaves = [module for module in self.nodes if not module._modules]
+        # the children dicts themselves (still empty?): no attribute lookup per module
+        self.leaves = [module._modules for module in self.nodes if not module._modules]
         self.root_structure = tuple(model._modules.items())
         self.root.module = None
         # nodes whose formula's counts are memoised (zero-cost ones never are)
@@ -271,12 +271,10 @@ class _Tree:
             return False
         if tuple(model._modules.items()) != self.root_structure:
             return False
-        if any(map(_children_of, self.leaves)):
+        if any(self.leaves):
             return False
         return all(tuple(module._modules.items()) == items for module, items in self.structure)
 
-
-_children_of = operator.attrgetter("_modules")
 
 _TREES: dict[int, _Tree] = {}
 """The node tree of each model profiled, by ``id(model)``; an entry goes when its model
