@@ -524,6 +524,7 @@ class _Session:
         next_number = next_node_number
         replaying = operators and training is not None
         forward_ops, forward_macs = state.ops, state.macs
+        shapes = state.shapes
         memo_get = dict.get
         Tensor = torch.Tensor  # noqa: N806 - a local alias read on every call
 
@@ -593,9 +594,14 @@ class _Session:
                     return
                 index = node.index
                 count = calls[index] = calls[index] + 1
-                if count == 1:
-                    first_call(node, module, args, kwargs, output, key)
                 formula = node.formula
+                if count == 1:
+                    known = node.fingerprint
+                    if key is not None and known is not None and known.still(module):
+                        shapes[index] = (key[0],)  # the usual first call, inline: memo valid
+                    else:
+                        first_call(node, module, args, kwargs, output, key)
+                        formula = node.formula  # a DTensor module's is wrapped on its shards
                 if formula is None:
                     if node.unsupported:
                         state.count_unsupported(node.name)
