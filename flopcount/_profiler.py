@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import operator
 import sys
 import threading
 import warnings
@@ -198,14 +199,13 @@ class _Tree:
         finally:
             if collecting:
                 gc.enable()
-        # what ``fits`` compares: the children of every module that had some, and the
-        # modules that had none (still none: one C-level pass over their ``_modules``)
-        self.structure: list[tuple[nn.Module, tuple[Any, ...]]] = [
-            (module, tuple(module._modules.items())) for module in self.nodes if module._modules
-        ]
-        # the children dicts themselves (still empty?): no attribute lookup per module
+        # what ``fits`` compares, read without an attribute lookup per module: each
+        # module's children dict (kept), against a copy of it (``==`` on dicts is one C
+        # call; modules compare by identity); the modules that had none, still none
+        self.children = [module._modules for module in self.nodes if module._modules]
+        self.copies = [dict(children) for children in self.children]
         self.leaves = [module._modules for module in self.nodes if not module._modules]
-        self.root_structure = tuple(model._modules.items())
+        self.root_children = dict(model._modules)
         self.root.module = None
         # nodes whose formula's counts are memoised (zero-cost ones never are)
         self.memoised = [node for node in self.order if node.formula not in (None, zero_cost)]
@@ -243,8 +243,7 @@ class _Tree:
         other (parents, children), so without this the submodules of a deleted model would
         wait for the cycle collector. Reports keep the names and types they need."""
         self.nodes.clear()
-        self.structure = []
-        self.leaves = []
+        self.children = self.copies = self.leaves = []
         self.memoised = []
         for node in self.order:
             node.module = None
@@ -269,11 +268,9 @@ class _Tree:
         """Whether this tree still describes ``model`` under ``registry``."""
         if self.busy or registry is not self.registry or registry.version != self.version:
             return False
-        if tuple(model._modules.items()) != self.root_structure:
+        if model._modules != self.root_children or any(self.leaves):
             return False
-        if any(self.leaves):
-            return False
-        return all(tuple(module._modules.items()) == items for module, items in self.structure)
+        return all(map(operator.eq, self.children, self.copies))
 
 
 _TREES: dict[int, _Tree] = {}
