@@ -239,14 +239,28 @@ def _loaded(wrappers: Iterable[tuple[str, str, str]]) -> list[tuple[type, str]]:
     return found
 
 
+_LOADED: dict[int, tuple[list[tuple[type, str]], list[tuple[type, str]]]] = {}
+
+
+def _wrapper_classes() -> tuple[list[tuple[type, str]], list[tuple[type, str]]]:
+    """The wrapper classes loaded so far (root-only ones, any-module ones), looked up again
+    only when the number of imported modules changed: every profile asks."""
+    size = len(sys.modules)
+    known = _LOADED.get(size)
+    if known is None:
+        _LOADED.clear()
+        known = _LOADED[size] = (_loaded(_ROOT_WRAPPERS), _loaded(_WRAPPERS))
+    return known
+
+
 def _wrapped(model: torch.nn.Module, nodes: Mapping[torch.nn.Module, Node]) -> dict[str, str]:
     """``{wrapped module's name: wrapper's name}`` for every wrapper: ``model`` (the root,
     named "") and the modules of ``nodes``."""
     found = {}
-    for cls, attribute in _loaded(_ROOT_WRAPPERS):
+    root_classes, classes = _wrapper_classes()
+    for cls, attribute in root_classes:
         if isinstance(model, cls):
             found[attribute] = ""
-    classes = _loaded(_WRAPPERS)
     if not classes:
         return found
     types = tuple(cls for cls, _ in classes)
