@@ -112,7 +112,13 @@ Row = tuple[str, float, float, float, float, float | None, float | None]
 
 def measure(name: str, repeats: int) -> tuple[list[Row], int]:
     """Per tool: median ms, ratio (median, min, max) over the plain forward, and µs added
-    per module call in steady state and, for flopcount, on the first profile of a model."""
+    per module call in steady state and, for flopcount, on the first profile of a model.
+
+    Every round runs each tool in turn (round-robin: every tool sees the same drifts), each
+    timed over enough back-to-back runs to last about 20 ms; "µs/call added" is the median
+    over rounds of the tool's time minus the plain forward's time *in the same round*,
+    which cancels the machine's slow drifts (a shared machine varies by ±20 % over a
+    minute)."""
     import copy
 
     factory, _ = MODELS[name]
@@ -136,16 +142,24 @@ def measure(name: str, repeats: int) -> tuple[list[Row], int]:
         tools = runners(model, x)
         for run in tools.values():  # warm-up: imports, allocator, lazy init
             run()
+        start = time.perf_counter()
+        tools["plain forward"]()
+        inner = max(1, round(0.02 / (time.perf_counter() - start)))
         times: dict[str, list[float]] = {tool: [] for tool in tools}
         for _ in range(repeats):
-            for tool, run in tools.items():  # round-robin: every tool sees the same drifts
+            for tool, run in tools.items():
                 start = time.perf_counter()
-                run()
-                times[tool].append(time.perf_counter() - start)
-    base = statistics.median(times["plain forward"])
+                for _ in range(inner):
+                    run()
+                times[tool].append((time.perf_counter() - start) / inner)
+    plain = times["plain forward"]
+    base = statistics.median(plain)
     for tool, samples in times.items():
         median = statistics.median(samples)
-        added = None if tool == "plain forward" else (median - base) / calls * 1e6
+        added = None
+        if tool != "plain forward":
+            paired = [t - p for t, p in zip(samples, plain, strict=True)]
+            added = statistics.median(paired) / calls * 1e6
         first_added = (first[tool] - base) / calls * 1e6 if tool in first else None
         rows.append(
             (tool, median * 1e3, median / base, min(samples) / base, max(samples) / base,
@@ -250,7 +264,8 @@ def main() -> None:
     rows, calls = measure(args.model, args.repeats)
     print(
         f"\n{args.model} (input {MODELS[args.model][1]}, {calls} module calls per forward, "
-        f"{args.repeats} alternating runs, {args.threads} thread(s), torch {torch.__version__})"
+        f"{args.repeats} alternating rounds of about 20 ms each, {args.threads} thread(s), "
+        f"torch {torch.__version__})"
     )
 
     def micros(value: float | None) -> str:
