@@ -43,6 +43,10 @@ def _plain(value: Any) -> bool:
     return type(value) is tuple and all(isinstance(item, _PLAIN) for item in value)
 
 
+def _built_in(kind: type) -> bool:
+    return kind.__module__.startswith("torch.nn.modules.")
+
+
 def _one(key: str, attributes: dict[str, Any]) -> tuple[Any, ...]:
     return (attributes[key],)
 
@@ -75,7 +79,16 @@ class Fingerprint:
     just after a forward has flushed the CPU's caches.
     """
 
-    __slots__ = ("buffers", "kind", "parameters", "read", "size", "training", "values")
+    __slots__ = (
+        "buffers",
+        "by_input",
+        "kind",
+        "parameters",
+        "read",
+        "size",
+        "training",
+        "values",
+    )
 
     def __init__(self, module: nn.Module) -> None:
         attributes = module.__dict__
@@ -86,6 +99,12 @@ class Fingerprint:
         self.buffers = bool(module._buffers)
         self.read = _reader([key for key in attributes if key not in _TORCH_BOOKKEEPING])
         self.values = self._values(module)
+        # Whether the memo may be keyed by the input's shape alone: a module of torch.nn's
+        # own classes, with its class's forward, gives an output whose shape follows from
+        # the input's shape and the attributes held here. Any other module's output may
+        # depend on the input's values (a boolean mask, a top-k), so its key also holds
+        # the output's shape (one ``.shape`` read more per call).
+        self.by_input = _built_in(self.kind) and "forward" not in attributes
 
     def _values(self, module: nn.Module) -> tuple[Any, ...]:
         parameters = module._parameters.values() if self.parameters else ()

@@ -578,11 +578,16 @@ class _Session:
                 if state.suppress:
                     return
                 # the memo's key: the shapes of a call with one plain tensor in and one out
-                key = None
+                # (the output's only where it may not follow from the input's: Fingerprint)
+                key: tuple[torch.Size, torch.Size | None] | None = None
                 if type(output) is Tensor and not kwargs and len(args) == 1:
                     if type(args[0]) is Tensor:
+                        known = node.fingerprint
                         try:
-                            key = (args[0].shape, output.shape)
+                            if known is not None and known.by_input:
+                                key = (args[0].shape, None)
+                            else:
+                                key = (args[0].shape, output.shape)
                         except RuntimeError:  # a nested tensor has no single shape
                             pass
                 if graph_task() != -1:  # checkpointing recomputes a forward during backward
@@ -631,7 +636,7 @@ class _Session:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         output: Any,
-        key: tuple[torch.Size, torch.Size] | None,
+        key: tuple[torch.Size, torch.Size | None] | None,
     ) -> None:
         """A module's first call in this profile: its input shapes for the table, and the
         check that its formula's memo still describes it. ``key`` is the call's memo key,
@@ -680,7 +685,7 @@ class _Session:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         output: Any,
-        key: tuple[torch.Size, torch.Size] | None,
+        key: tuple[torch.Size, torch.Size | None] | None,
         phase: str | None = None,
     ) -> None:
         """Add the formula's count for one call to the forward (or ``phase``): from the

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+import flopcount
 from flopcount._fingerprint import Fingerprint
 
 
@@ -85,3 +86,42 @@ def test_a_buffer_set_to_none_changes_it() -> None:
     taken = Fingerprint(norm)
     norm.running_var = None
     assert not taken.matches(norm)
+
+
+class KeepPositive(nn.Module):
+    """Its output's shape depends on its input's values."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[x > 0]
+
+
+def test_only_torch_nn_classes_with_their_own_forward_are_keyed_by_input_shape() -> None:
+    assert Fingerprint(nn.Linear(2, 2)).by_input
+    assert Fingerprint(nn.ReLU()).by_input
+
+    class MyLinear(nn.Linear):
+        pass
+
+    assert not Fingerprint(MyLinear(2, 2)).by_input
+    assert not Fingerprint(KeepPositive()).by_input
+    patched = nn.Identity()
+    patched.forward = lambda x: x[x > 0]  # type: ignore[method-assign]
+    assert not Fingerprint(patched).by_input
+
+
+def test_a_value_dependent_output_shape_is_part_of_the_memo_key() -> None:
+    registry = flopcount.default_registry().copy()
+
+    @registry.register(KeepPositive)
+    def one_per_kept(module: nn.Module, inputs: tuple[torch.Tensor], output: torch.Tensor) -> int:
+        return output.numel()
+
+    model = nn.Sequential(KeepPositive())
+    x = torch.tensor([1.0, -1.0, 2.0, -2.0])
+    for sign, kept in ((1, 2), (-1, 2), (1, 2)):
+        assert flopcount.count(model, sign * x, registry=registry).total == kept
+    y = torch.tensor([1.0, 2.0, 3.0, -1.0])  # same shape in, three kept
+    with flopcount.profile(model, registry=registry) as report:
+        model(x)
+        model(y)
+    assert report.total == 2 + 3

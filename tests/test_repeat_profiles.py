@@ -171,7 +171,8 @@ def test_other_changes_inside_the_block_are_seen_from_the_next_profile() -> None
     call's shapes unchanged, is seen when the next profile starts."""
     model = nn.Sequential(nn.Softmax(dim=-1))
     x = torch.randn(ROWS, N)
-    assert profiled(model, x).total == softmax_ops(ROWS, N)
+    for _ in range(2):  # the steady state: the memo answers
+        assert profiled(model, x).total == softmax_ops(ROWS, N)
     with flopcount.profile(model) as report:
         model[0].dim = 0
         model(x)
