@@ -107,18 +107,19 @@ def runners(model: nn.Module, x: torch.Tensor) -> dict[str, Runner]:
 
 
 FLOPCOUNT_TOOLS = ("flopcount (operators=False)", "flopcount (default)")
-Row = tuple[str, float, float, float, float, float | None, float | None]
+Row = tuple[str, float, float, float, float, tuple[float, float, float] | None, float | None]
 
 
 def measure(name: str, repeats: int) -> tuple[list[Row], int]:
     """Per tool: median ms, ratio (median, min, max) over the plain forward, and µs added
     per module call in steady state and, for flopcount, on the first profile of a model.
 
-    Every round runs each tool in turn (round-robin: every tool sees the same drifts), each
-    timed over enough back-to-back runs to last about 20 ms; "µs/call added" is the median
+    Every round runs each tool in turn (round-robin: every tool sees the same drifts, in an
+    order rotated every round), each timed over enough back-to-back runs to last about
+    20 ms after one untimed run; "µs/call added" is the median
     over rounds of the tool's time minus the plain forward's time *in the same round*,
     which cancels the machine's slow drifts (a shared machine varies by ±20 % over a
-    minute)."""
+    minute), printed with the quartiles of those differences."""
     import copy
 
     factory, _ = MODELS[name]
@@ -146,8 +147,14 @@ def measure(name: str, repeats: int) -> tuple[list[Row], int]:
         tools["plain forward"]()
         inner = max(1, round(0.02 / (time.perf_counter() - start)))
         times: dict[str, list[float]] = {tool: [] for tool in tools}
-        for _ in range(repeats):
-            for tool, run in tools.items():
+        order = list(tools)
+        for round_ in range(repeats):
+            # each round starts with another tool, and each tool's batch starts after one
+            # untimed run: what one tool leaves behind (a cold cache, a busy allocator) does
+            # not always fall on the same next one
+            for tool in order[round_ % len(order) :] + order[: round_ % len(order)]:
+                run = tools[tool]
+                run()
                 start = time.perf_counter()
                 for _ in range(inner):
                     run()
@@ -158,8 +165,9 @@ def measure(name: str, repeats: int) -> tuple[list[Row], int]:
         median = statistics.median(samples)
         added = None
         if tool != "plain forward":
-            paired = [t - p for t, p in zip(samples, plain, strict=True)]
-            added = statistics.median(paired) / calls * 1e6
+            paired = sorted((t - p) / calls * 1e6 for t, p in zip(samples, plain, strict=True))
+            quartiles = statistics.quantiles(paired, n=4)
+            added = (statistics.median(paired), quartiles[0], quartiles[2])
         first_added = (first[tool] - base) / calls * 1e6 if tool in first else None
         rows.append(
             (tool, median * 1e3, median / base, min(samples) / base, max(samples) / base,
@@ -271,6 +279,9 @@ def main() -> None:
     def micros(value: float | None) -> str:
         return "" if value is None else f"{value:.1f}"
 
+    def spread(value: tuple[float, float, float] | None) -> str:
+        return "" if value is None else f"{value[0]:.1f} ({value[1]:.1f} to {value[2]:.1f})"
+
     print(
         tabulate(
             [
@@ -279,7 +290,7 @@ def main() -> None:
                     f"{ms:.2f}",
                     f"{median:.3f}x",
                     f"{low:.3f}-{high:.3f}x",
-                    micros(added),
+                    spread(added),
                     micros(first_added),
                 )
                 for tool, ms, median, low, high, added, first_added in rows
@@ -289,7 +300,7 @@ def main() -> None:
                 "median ms",
                 "ratio (median)",
                 "ratio (min-max)",
-                "µs/call added",
+                "µs/call added (quartiles)",
                 "first profile µs/call",
             ),
             disable_numparse=True,
