@@ -298,3 +298,19 @@ def pipeline(rank: int, world: int) -> dict[str, Any]:
         "ranks_macs": [r.macs for r in gathered.ranks],
         "table": gathered.table(names="qualified"),
     }
+
+
+def one_rank_gather(rank: int, world: int) -> dict[str, Any]:
+    """``Report.gather()`` on a one-rank group: the rank's own report, with rank columns."""
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    report = flopcount.count(model, torch.randn(5, 8))
+    gathered = report.gather()
+    header = gathered.table().splitlines()[0]
+    return {
+        "totals": [[gathered.total, gathered.macs], [report.total, report.macs]],
+        "rank_macs": [r.macs for r in gathered.ranks],
+        "same_rows": list(gathered.modules) == list(report.modules),
+        "same_row_2": gathered.modules["2"] == report.modules["2"],
+        "gathered_header_has_ranks": "min ops/rank" in header and "max ops/rank" in header,
+        "own_table_has_ranks": "min ops/rank" in report.table(),
+    }
